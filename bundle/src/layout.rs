@@ -1,0 +1,122 @@
+//! S3 key layout of a bundle:
+//! `PREFIX/<db>/<schema>.<table>/<export_id>/{part-NNNNN.csv.gz, manifest.json, bundle.json}`.
+
+use std::fmt::Write;
+
+use crate::{BUNDLE_FILE, MANIFEST_FILE};
+
+/// Where one table of one export lives in S3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleLocation {
+    pub bucket: String,
+    /// Key prefix without leading or trailing `/`; may be empty.
+    pub prefix: String,
+    pub database: String,
+    pub schema: String,
+    pub table: String,
+    pub export_id: String,
+}
+
+impl BundleLocation {
+    /// The folder (ending in `/`) that holds every file of this table's export.
+    pub fn folder_key(&self) -> String {
+        let mut key = String::new();
+        let prefix = self.prefix.trim_matches('/');
+        if !prefix.is_empty() {
+            key.push_str(prefix);
+            key.push('/');
+        }
+        let _ = write!(
+            key,
+            "{}/{}.{}/{}/",
+            escape_key_component(&self.database),
+            escape_key_component(&self.schema),
+            escape_key_component(&self.table),
+            escape_key_component(&self.export_id),
+        );
+        key
+    }
+
+    /// Key of data file number `index` (0-based).
+    pub fn part_key(&self, index: u32) -> String {
+        format!("{}part-{index:05}.csv.gz", self.folder_key())
+    }
+
+    pub fn manifest_key(&self) -> String {
+        format!("{}{MANIFEST_FILE}", self.folder_key())
+    }
+
+    pub fn bundle_key(&self) -> String {
+        format!("{}{BUNDLE_FILE}", self.folder_key())
+    }
+
+    /// `s3://bucket/key` form, as Redshift's COPY and manifests want it.
+    pub fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+}
+
+/// Makes a database, schema or table name safe as one S3 key component: bytes outside
+/// `[A-Za-z0-9_-]` become `%XX`, so `.` and `/` inside names cannot make two different tables
+/// share a folder, and the mapping can be undone.
+pub fn escape_key_component(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' {
+            out.push(byte as char);
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(prefix: &str, schema: &str, table: &str) -> BundleLocation {
+        BundleLocation {
+            bucket: "b".into(),
+            prefix: prefix.into(),
+            database: "app".into(),
+            schema: schema.into(),
+            table: table.into(),
+            export_id: "20261122T003000Z-1a2b".into(),
+        }
+    }
+
+    #[test]
+    fn keys_follow_the_documented_layout() {
+        let loc = location("exports/", "analytics", "action");
+        assert_eq!(
+            loc.folder_key(),
+            "exports/app/analytics.action/20261122T003000Z-1a2b/"
+        );
+        assert_eq!(
+            loc.part_key(7),
+            "exports/app/analytics.action/20261122T003000Z-1a2b/part-00007.csv.gz"
+        );
+        assert!(loc.manifest_key().ends_with("/manifest.json"));
+        assert!(loc.bundle_key().ends_with("/bundle.json"));
+        assert_eq!(
+            loc.url(&loc.bundle_key()),
+            "s3://b/exports/app/analytics.action/20261122T003000Z-1a2b/bundle.json"
+        );
+    }
+
+    #[test]
+    fn empty_prefix_has_no_leading_slash() {
+        assert!(location("", "s", "t").folder_key().starts_with("app/s.t/"));
+        assert!(location("/", "s", "t").folder_key().starts_with("app/s.t/"));
+    }
+
+    #[test]
+    fn dots_and_slashes_in_names_cannot_collide() {
+        let a = location("", "a.b", "c").folder_key();
+        let b = location("", "a", "b.c").folder_key();
+        assert_ne!(a, b);
+        assert_eq!(escape_key_component("x/y"), "x%2Fy");
+        assert_eq!(escape_key_component("Ünï"), "%C3%9Cn%C3%AF");
+    }
+}

@@ -1,0 +1,15 @@
+//! The contract between the two halves: where an export lives in S3 and what its files are
+//! called. No database client and no pgrx here, so both the extension and the loader use it.
+
+mod layout;
+
+pub use layout::{BundleLocation, escape_key_component};
+
+/// Version of the bundle.json format. The loader refuses versions it does not know.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Redshift COPY manifest of one table's data files.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// Written last: its presence is what makes an export committed.
+pub const BUNDLE_FILE: &str = "bundle.json";

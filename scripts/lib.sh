@@ -1,0 +1,42 @@
+# Shared settings and helpers of the project's scripts. Every setting comes from the environment
+# with a default, so two stacks (say, a demo and a test run) can live side by side.
+# shellcheck shell=bash
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export REPO_DIR
+
+: "${PG2RS_STATE_DIR:=$REPO_DIR/.stack}"
+: "${PG2RS_PG_BIN:=/usr/lib/postgresql/15/bin}"
+: "${PG2RS_SOURCE_PORT:=54315}"
+: "${PG2RS_SOURCE_DB:=app}"
+: "${PG2RS_TARGET_PG_PORT:=54316}"
+: "${PG2RS_TARGET_PG_DB:=redshift}"
+: "${PG2RS_S3_PORT:=9455}"
+: "${PG2RS_S3_ACCESS_KEY:=pg2redshift-local}"
+: "${PG2RS_S3_SECRET_KEY:=pg2redshift-local-secret}"
+: "${PG2RS_S3_BUCKET:=pg2redshift}"
+: "${PG2RS_S3_REGION:=us-east-1}"
+# Outside the clone, so that a fresh clone (CI) still builds incrementally.
+: "${CARGO_TARGET_DIR:=/var/tmp/pg2redshift-target}"
+export PG2RS_STATE_DIR PG2RS_PG_BIN PG2RS_SOURCE_PORT PG2RS_SOURCE_DB PG2RS_TARGET_PG_PORT \
+  PG2RS_TARGET_PG_DB PG2RS_S3_PORT PG2RS_S3_ACCESS_KEY PG2RS_S3_SECRET_KEY PG2RS_S3_BUCKET \
+  PG2RS_S3_REGION CARGO_TARGET_DIR
+
+PG_CONFIG="$PG2RS_PG_BIN/pg_config"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '%s\n' "$*" >&2; }
+die() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Waits up to $2 seconds for 127.0.0.1:$1 to accept connections.
+wait_for_port() {
+  local port=$1 seconds=$2 i
+  for ((i = 0; i < seconds * 10; i++)); do
+    port_in_use "$port" && return 0
+    sleep 0.1
+  done
+  return 1
+}

@@ -1,0 +1,63 @@
+//! Helpers for the end-to-end tests: where the running stack is (from `scripts/stack env`),
+//! and clients configured the way the product's own parts configure theirs.
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+
+/// A setting exported by `scripts/stack env`; the tests run against a real stack only.
+pub fn stack_setting(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests through scripts/test, which starts the stack")
+    })
+}
+
+/// Superuser connection to the source cluster's main database.
+pub fn source_admin() -> postgres::Client {
+    connect(&stack_setting("PG2RS_SOURCE_URL"))
+}
+
+pub fn connect(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
+}
+
+/// Creates (or re-creates) database `name` in the source cluster and connects to it as the
+/// superuser, so each test file starts from an empty catalog and the extension SQL of this build.
+pub fn fresh_source_database(name: &str) -> postgres::Client {
+    let mut admin = source_admin();
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE); CREATE DATABASE \"{name}\""
+        ))
+        .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+    let url = stack_setting("PG2RS_SOURCE_URL");
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+    connect(&format!("{base}/{name}"))
+}
+
+/// An S3 client for the stack's S3 server, set up as the extension and loader set theirs up
+/// for an S3-compatible server: custom endpoint, path-style addressing, static keys, a region.
+pub fn s3_client_with_secret(secret: &str) -> aws_sdk_s3::Client {
+    let credentials = Credentials::new(
+        stack_setting("PG2RS_S3_ACCESS_KEY"),
+        secret,
+        None,
+        None,
+        "pg2redshift-tests",
+    );
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(stack_setting("PG2RS_S3_ENDPOINT"))
+        .force_path_style(true)
+        .region(Region::new(stack_setting("PG2RS_S3_REGION")))
+        .credentials_provider(credentials)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+pub fn s3_client() -> aws_sdk_s3::Client {
+    s3_client_with_secret(&stack_setting("PG2RS_S3_SECRET_KEY"))
+}
+
+pub fn s3_bucket() -> String {
+    stack_setting("PG2RS_S3_BUCKET")
+}
