@@ -17,18 +17,30 @@ pub fn source_admin() -> postgres::Client {
 
 pub fn connect(url: &str) -> postgres::Client {
     postgres::Client::connect(url, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {}", describe(&e)))
+}
+
+/// The server's message and SQLSTATE where there is one (Display says only "db error").
+pub fn describe(err: &postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => err.to_string(),
+    }
 }
 
 /// Creates (or re-creates) database `name` in the source cluster and connects to it as the
 /// superuser, so each test file starts from an empty catalog and the extension SQL of this build.
 pub fn fresh_source_database(name: &str) -> postgres::Client {
     let mut admin = source_admin();
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE); CREATE DATABASE \"{name}\""
-        ))
-        .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+    // Two calls: a multi-statement string runs as one transaction, which these refuse.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{name}\""),
+    ] {
+        admin
+            .batch_execute(&sql)
+            .unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
+    }
     let url = stack_setting("PG2RS_SOURCE_URL");
     let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
     connect(&format!("{base}/{name}"))
