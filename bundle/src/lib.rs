@@ -2,8 +2,10 @@
 //! called. No database client and no pgrx here, so both the extension and the loader use it.
 
 mod layout;
+pub mod redshift;
 
 pub use layout::{BundleLocation, escape_key_component};
+pub use redshift::{ColumnDef, DistStyle, RedshiftType, SortKey, TableDef, quote_ident};
 
 /// Version of the bundle.json format. The loader refuses versions it does not know.
 pub const FORMAT_VERSION: u32 = 1;
