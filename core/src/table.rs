@@ -82,9 +82,13 @@ impl DefinitionError {
             DefinitionError::TooManyColumns { .. } => {
                 Some("Export a view that selects at most 1600 of the columns.")
             }
-            DefinitionError::InvalidName { .. } | DefinitionError::NameCollision { .. } => Some(
-                "Export a view that renames the columns, or choose other names with the target_schema/target_table options.",
-            ),
+            DefinitionError::InvalidName { what: "column", .. } => {
+                Some("Export a view that renames the column.")
+            }
+            DefinitionError::InvalidName { .. } => {
+                Some("Choose another name with the target_schema or target_table option.")
+            }
+            DefinitionError::NameCollision { .. } => Some("Export a view that renames the columns."),
             DefinitionError::InvalidOption { .. } => None,
             DefinitionError::UnknownColumn { .. } => {
                 Some("Name columns as they are in the source table; see redshift_columns() for the list.")

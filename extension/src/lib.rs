@@ -1,8 +1,13 @@
 //! pg2redshift: SQL functions that turn PostgreSQL tables into Redshift-ready bundles in S3.
 //!
-//! This file only wires the SQL API; the logic lives in modules that do not touch Postgres.
+//! This crate only wires the SQL API and reads the catalog; the logic lives in the
+//! `pg2redshift-core` and `pg2redshift-bundle` crates, which do not touch Postgres.
 
 use pgrx::prelude::*;
+
+mod catalog;
+mod ddl_api;
+mod error;
 
 ::pgrx::pg_module_magic!(name, version);
 

@@ -73,3 +73,51 @@ pub fn s3_client() -> aws_sdk_s3::Client {
 pub fn s3_bucket() -> String {
     stack_setting("PG2RS_S3_BUCKET")
 }
+
+/// Runs `sql`, expects it to fail with SQLSTATE `code`, and returns the error's message.
+pub fn expect_sqlstate(db: &mut postgres::Client, sql: &str, code: &str) -> String {
+    match db.batch_execute(sql) {
+        Ok(()) => panic!("expected SQLSTATE {code}, but it succeeded: {sql}"),
+        Err(err) => {
+            let db_err = err.as_db_error().unwrap_or_else(|| panic!("{sql}: not a server error: {err}"));
+            assert_eq!(db_err.code().code(), code, "{sql}: {}", db_err.message());
+            db_err.message().to_string()
+        }
+    }
+}
+
+/// `redshift_ddl()` of `relation` (an SQL expression for a regclass, e.g. `'s.t'`).
+pub fn redshift_ddl(db: &mut postgres::Client, relation_and_options: &str) -> String {
+    let sql = format!("SELECT redshift_ddl({relation_and_options})");
+    db.query_one(&sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).get(0)
+}
+
+/// `(source_name, source_type, redshift_name, redshift_type, nullable, note)` rows of
+/// `redshift_columns()`.
+pub type ColumnRow = (String, String, String, String, bool, Option<String>);
+
+pub fn redshift_columns(db: &mut postgres::Client, relation_and_options: &str) -> Vec<ColumnRow> {
+    let sql = format!(
+        "SELECT source_name, source_type, redshift_name, redshift_type, nullable, note \
+         FROM redshift_columns({relation_and_options}) ORDER BY position"
+    );
+    db.query(&sql, &[])
+        .unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)))
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .collect()
+}
+
+/// Parses a generated CREATE TABLE with sqlparser's Redshift dialect. Its grammar lacks
+/// `SORTKEY AUTO` and the COMPOUND/INTERLEAVED prefixes; those are taken out first.
+pub fn parse_redshift_ddl(sql: &str) -> sqlparser::ast::Statement {
+    use sqlparser::dialect::RedshiftSqlDialect;
+    let parseable = sql
+        .replace("\nSORTKEY AUTO", "")
+        .replace("COMPOUND SORTKEY", "SORTKEY")
+        .replace("INTERLEAVED SORTKEY", "SORTKEY");
+    let mut statements = sqlparser::parser::Parser::parse_sql(&RedshiftSqlDialect {}, &parseable)
+        .unwrap_or_else(|e| panic!("sqlparser (Redshift dialect) rejects\n{sql}\n: {e}"));
+    assert_eq!(statements.len(), 1, "{sql}");
+    statements.remove(0)
+}

@@ -1,0 +1,131 @@
+//! Reads what pg2redshift needs to know about a relation from pg_catalog (not
+//! information_schema, which hides columns from roles without privileges and drops typmods).
+
+use pg2redshift_core::{SourceColumn, SourceType, TypeKind};
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+use crate::error::ExportError;
+
+/// A relation that can be exported, with its columns in attnum order.
+pub struct Relation {
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<SourceColumn>,
+    /// Primary key columns in key order; empty when there is none.
+    pub primary_key: Vec<String>,
+}
+
+const RELATION_SQL: &str = "
+SELECT n.nspname::text, c.relname::text, c.relkind::text
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = $1";
+
+/// Columns with domains resolved to their base type: a domain's typmod applies when the
+/// column has none, and NOT NULL of any domain in the chain makes the column NOT NULL.
+const COLUMNS_SQL: &str = "
+WITH RECURSIVE chain AS (
+    SELECT a.attnum, a.atttypid AS typid, a.atttypmod AS typmod, a.attnotnull AS notnull
+    FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+    SELECT c.attnum, t.typbasetype,
+           CASE WHEN c.typmod <> -1 THEN c.typmod ELSE t.typtypmod END,
+           c.notnull OR t.typnotnull
+    FROM chain c JOIN pg_catalog.pg_type t ON t.oid = c.typid
+    WHERE t.typtype = 'd'
+)
+SELECT a.attname::text,
+       pg_catalog.format_type(a.atttypid, a.atttypmod),
+       n.nspname::text,
+       t.typname::text,
+       c.typmod,
+       c.notnull,
+       t.typtype::text,
+       (t.typcategory = 'A' AND t.typelem <> 0
+            AND t.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc
+            AND t.typname NOT IN ('int2vector', 'oidvector')),
+       (SELECT max(pg_catalog.octet_length(e.enumlabel::text))
+          FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid)
+FROM chain c
+JOIN pg_catalog.pg_type t ON t.oid = c.typid AND t.typtype <> 'd'
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = $1 AND a.attnum = c.attnum
+ORDER BY c.attnum";
+
+const PRIMARY_KEY_SQL: &str = "
+SELECT a.attname::text
+FROM pg_catalog.pg_index i
+CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = $1 AND i.indisprimary
+ORDER BY k.ord";
+
+/// Relation kinds that have rows to export, and the words for the ones that do not.
+fn check_kind(relkind: &str) -> Result<(), &'static str> {
+    match relkind {
+        "r" | "p" | "v" | "m" | "f" => Ok(()),
+        "i" | "I" => Err("an index"),
+        "S" => Err("a sequence"),
+        "c" => Err("a composite type"),
+        "t" => Err("a TOAST table"),
+        _ => Err("a relation of an unsupported kind"),
+    }
+}
+
+pub fn read_relation(oid: pg_sys::Oid) -> Result<Relation, ExportError> {
+    Spi::connect(|client| {
+        let head = client.select(RELATION_SQL, Some(1), &[oid.into()])?;
+        let row = head.first();
+        let schema: String = row.get(1)?.unwrap_or_default();
+        let name: String = row.get(2)?.unwrap_or_default();
+        let relkind: String = row.get(3)?.unwrap_or_default();
+        if let Err(kind) = check_kind(&relkind) {
+            return Err(ExportError::UnsupportedRelation {
+                relation: format!("{}.{}", quote(&schema), quote(&name)),
+                kind,
+            });
+        }
+        let columns = read_columns(client, oid)?;
+        let mut primary_key = Vec::new();
+        for row in client.select(PRIMARY_KEY_SQL, None, &[oid.into()])? {
+            primary_key.push(row.get::<String>(1)?.unwrap_or_default());
+        }
+        Ok(Relation { schema, name, columns, primary_key })
+    })
+}
+
+fn read_columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Result<Vec<SourceColumn>, ExportError> {
+    let mut columns = Vec::new();
+    for row in client.select(COLUMNS_SQL, None, &[oid.into()])? {
+        let typtype: String = row.get(7)?.unwrap_or_default();
+        let is_array: bool = row.get(8)?.unwrap_or(false);
+        let kind = match typtype.as_str() {
+            _ if is_array => TypeKind::Array,
+            "c" => TypeKind::Composite,
+            "r" => TypeKind::Range,
+            "m" => TypeKind::Multirange,
+            "e" => TypeKind::Enum {
+                longest_label_bytes: row.get::<i32>(9)?.unwrap_or(1).max(1) as u32,
+            },
+            _ => TypeKind::Base,
+        };
+        columns.push(SourceColumn {
+            name: row.get(1)?.unwrap_or_default(),
+            declared_type: row.get(2)?.unwrap_or_default(),
+            ty: SourceType {
+                schema: row.get(3)?.unwrap_or_default(),
+                name: row.get(4)?.unwrap_or_default(),
+                typmod: row.get(5)?.unwrap_or(-1),
+                kind,
+            },
+            not_null: row.get(6)?.unwrap_or(false),
+        });
+    }
+    Ok(columns)
+}
+
+fn quote(name: &str) -> String {
+    pg2redshift_bundle::quote_ident(name)
+}
