@@ -96,7 +96,7 @@ pub fn map_type(ty: &SourceType, options: &MappingOptions) -> TypeMapping {
         "numeric" => map_numeric(ty.typmod, options),
         "money" => noted(
             RedshiftType::Decimal { precision: 19, scale: 2 },
-            "exported as its numeric value, without currency symbol",
+            "exported as its numeric value, without currency symbol (assumes lc_monetary with 2 decimals)",
         ),
         "varchar" => match char_length(ty.typmod) {
             Some(n) if n.saturating_mul(4) <= VARCHAR_MAX_BYTES => {
@@ -129,7 +129,10 @@ pub fn map_type(ty: &SourceType, options: &MappingOptions) -> TypeMapping {
         "xml" => noted(TEXT_MAX, "XML as text; longer than 65535 bytes is refused at export"),
         "date" => noted(RedshiftType::Date, "BC dates and ±infinity are refused at export"),
         "time" => exact(RedshiftType::Time),
-        "timetz" => exact(RedshiftType::TimeTz),
+        "timetz" => noted(
+            RedshiftType::TimeTz,
+            "offsets outside Redshift's documented range (up to 14:59) are refused at export",
+        ),
         "timestamp" => noted(RedshiftType::Timestamp, "BC values and ±infinity are refused at export"),
         "timestamptz" => noted(
             RedshiftType::TimestampTz,

@@ -223,6 +223,13 @@ pub fn plan_table(
             }
             let columns =
                 names.iter().map(|n| key_column("sortkey", n)).collect::<Result<Vec<_>, _>>()?;
+            if let Some(twice) = columns.iter().enumerate().find_map(|(i, c)| columns[..i].contains(c).then_some(c)) {
+                return Err(DefinitionError::InvalidOption {
+                    option: "sortkey",
+                    value: twice.clone(),
+                    expected: "each column at most once",
+                });
+            }
             match option_word(&options.sortkey_style) {
                 None | Some("compound") if columns.len() <= MAX_COMPOUND_SORTKEY_COLUMNS => {
                     SortKey::Compound(columns)

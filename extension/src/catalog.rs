@@ -59,7 +59,7 @@ SELECT a.attname::text
 FROM pg_catalog.pg_index i
 CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-WHERE i.indrelid = $1 AND i.indisprimary
+WHERE i.indrelid = $1 AND i.indisprimary AND k.ord <= i.indnkeyatts  -- not INCLUDE columns
 ORDER BY k.ord";
 
 /// Relation kinds that have rows to export, and the words for the ones that do not.

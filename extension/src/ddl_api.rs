@@ -17,8 +17,10 @@ pub fn table_options(
     distkey: Option<&str>,
     sortkey: Option<Vec<Option<String>>>,
     sortkey_style: Option<&str>,
-    numeric_scale: i32,
+    numeric_scale: Option<i32>,
 ) -> Result<TableOptions, ExportError> {
+    let default_scale = i32::from(MappingOptions::default().numeric_scale);
+    let numeric_scale = numeric_scale.unwrap_or(default_scale);
     let numeric_scale = u8::try_from(numeric_scale)
         .ok()
         .filter(|s| *s <= pg2redshift_bundle::redshift::DECIMAL_MAX_SCALE)
@@ -63,31 +65,33 @@ fn plan(rel: &PgRelation, options: Result<TableOptions, ExportError>) -> Result<
 #[pg_extern(stable, parallel_safe)]
 #[allow(clippy::too_many_arguments)]
 fn redshift_ddl(
-    rel: PgRelation,
+    rel: Option<PgRelation>,
     target_schema: default!(Option<&str>, "NULL"),
     target_table: default!(Option<&str>, "NULL"),
     diststyle: default!(Option<&str>, "NULL"),
     distkey: default!(Option<&str>, "NULL"),
     sortkey: default!(Option<Vec<Option<String>>>, "NULL"),
     sortkey_style: default!(Option<&str>, "NULL"),
-    numeric_scale: default!(i32, 10),
-) -> String {
+    numeric_scale: default!(Option<i32>, 10),
+) -> Option<String> {
+    // NULL in, NULL out, as a STRICT function would (the options make it non-strict).
+    let rel = rel?;
     let options = table_options(target_schema, target_table, diststyle, distkey, sortkey, sortkey_style, numeric_scale);
-    plan(&rel, options).or_raise("redshift_ddl").table.create_table_sql()
+    Some(plan(&rel, options).or_raise("redshift_ddl").table.create_table_sql())
 }
 
 /// One row per exported column: its name and type on both sides, and why where they differ.
 #[pg_extern(stable, parallel_safe)]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn redshift_columns(
-    rel: PgRelation,
+    rel: Option<PgRelation>,
     target_schema: default!(Option<&str>, "NULL"),
     target_table: default!(Option<&str>, "NULL"),
     diststyle: default!(Option<&str>, "NULL"),
     distkey: default!(Option<&str>, "NULL"),
     sortkey: default!(Option<Vec<Option<String>>>, "NULL"),
     sortkey_style: default!(Option<&str>, "NULL"),
-    numeric_scale: default!(i32, 10),
+    numeric_scale: default!(Option<i32>, 10),
 ) -> TableIterator<
     'static,
     (
@@ -100,6 +104,9 @@ fn redshift_columns(
         name!(note, Option<String>),
     ),
 > {
+    let Some(rel) = rel else {
+        return TableIterator::new(Vec::new());
+    };
     let options = table_options(target_schema, target_table, diststyle, distkey, sortkey, sortkey_style, numeric_scale);
     let plan = plan(&rel, options).or_raise("redshift_columns");
     let rows: Vec<_> = plan

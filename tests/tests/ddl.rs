@@ -133,6 +133,22 @@ fn catalog_details_carry_over() {
     assert!(ddl.starts_with("CREATE TABLE \"staging\".\"orders_v2\" ("), "{ddl}");
     assert!(ddl.ends_with("DISTSTYLE KEY DISTKEY (\"orderno\")\nINTERLEAVED SORTKEY (\"region\", \"orderno\")"), "{ddl}");
     parse_redshift_ddl(&ddl);
+
+    db.batch_execute("CREATE TABLE covered (id int, payload text, PRIMARY KEY (id) INCLUDE (payload))")
+        .expect("create table with INCLUDE");
+    let ddl = redshift_ddl(&mut db, "'covered'");
+    assert!(ddl.contains("PRIMARY KEY (\"id\")\n"), "INCLUDE columns are not key columns: {ddl}");
+}
+
+#[test]
+fn null_arguments_behave_like_a_strict_function_or_the_default() {
+    let mut db = database("e2e_ddl_nulls");
+    db.batch_execute("CREATE TABLE t (n numeric)").expect("create table");
+    let ddl: Option<String> = db.query_one("SELECT redshift_ddl(NULL)", &[]).expect("NULL relation").get(0);
+    assert_eq!(ddl, None);
+    let rows = db.query("SELECT * FROM redshift_columns(NULL)", &[]).expect("NULL relation");
+    assert!(rows.is_empty());
+    assert_eq!(redshift_columns(&mut db, "'t', numeric_scale => NULL")[0].3, "DECIMAL(38,10)");
 }
 
 #[test]

@@ -32,6 +32,13 @@ fn plan(options: &TableOptions) -> Result<TablePlan, DefinitionError> {
     plan_table("analytics", "Action", &action_columns(), &["id".into()], options)
 }
 
+/// The action columns plus c0..c8, enough for an over-long interleaved sort key.
+fn plan_wide(options: &TableOptions) -> Result<TablePlan, DefinitionError> {
+    let mut columns = action_columns();
+    columns.extend((0..9).map(|i| column(&format!("c{i}"), "int4", -1, false)));
+    plan_table("analytics", "Action", &columns, &["id".into()], options)
+}
+
 #[test]
 fn the_default_plan_folds_names_and_keeps_keys_and_not_null() {
     let plan = plan(&TableOptions::default()).expect("plan");
@@ -118,9 +125,10 @@ fn bad_options_are_refused_with_what_was_expected() {
         (TableOptions { sortkey: Some(vec!["missing".into()]), ..Default::default() }, "does not have"),
         (TableOptions { sortkey_style: Some("interleaved".into()), ..Default::default() }, "sortkey_style"),
         (TableOptions { sortkey: Some(vec!["id".into()]), sortkey_style: Some("zigzag".into()), ..Default::default() }, "compound or interleaved"),
+        (TableOptions { sortkey: Some(vec!["id".into(), "ID".into()]), ..Default::default() }, "each column at most once"),
         (
             TableOptions {
-                sortkey: Some((0..9).map(|_| "id".to_string()).collect()),
+                sortkey: Some((0..9).map(|i| format!("c{i}")).collect()),
                 sortkey_style: Some("interleaved".into()),
                 ..Default::default()
             },
@@ -128,7 +136,7 @@ fn bad_options_are_refused_with_what_was_expected() {
         ),
     ];
     for (options, expected) in cases {
-        let err = plan(&options).expect_err("bad option");
+        let err = plan_wide(&options).expect_err("bad option");
         assert!(err.to_string().contains(expected), "{options:?}: {err}");
     }
 }
