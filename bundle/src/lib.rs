@@ -5,7 +5,7 @@ mod layout;
 pub mod redshift;
 
 pub use layout::{BundleLocation, escape_key_component};
-pub use redshift::{ColumnDef, DistStyle, RedshiftType, SortKey, TableDef, quote_ident};
+pub use redshift::{ColumnDef, DistStyle, RedshiftType, SortKey, TableDef, quote_ident, quote_qualified};
 
 /// Version of the bundle.json format. The loader refuses versions it does not know.
 pub const FORMAT_VERSION: u32 = 1;

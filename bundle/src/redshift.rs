@@ -212,6 +212,11 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// `"schema"."name"`.
+pub fn quote_qualified(schema: &str, name: &str) -> String {
+    format!("{}.{}", quote_ident(schema), quote_ident(name))
+}
+
 fn quote_list(names: &[String]) -> String {
     names.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")
 }
@@ -249,9 +254,8 @@ impl TableDef {
             }
         };
         format!(
-            "CREATE TABLE {}.{} (\n{}\n)\n{dist}\n{sort}",
-            quote_ident(schema),
-            quote_ident(name),
+            "CREATE TABLE {} (\n{}\n)\n{dist}\n{sort}",
+            quote_qualified(schema, name),
             lines.join(",\n")
         )
     }

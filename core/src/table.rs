@@ -109,7 +109,7 @@ pub fn plan_table(
     primary_key: &[String],
     options: &TableOptions,
 ) -> Result<TablePlan, DefinitionError> {
-    let relation = format!("{}.{}", quote_display(schema), quote_display(table));
+    let relation = pg2redshift_bundle::quote_qualified(schema, table);
     if columns.is_empty() {
         return Err(DefinitionError::NoColumns { relation });
     }
@@ -298,10 +298,6 @@ fn option_word(value: &Option<String>) -> Option<&'static str> {
         "interleaved" => "interleaved",
         _ => "",
     })
-}
-
-fn quote_display(name: &str) -> String {
-    pg2redshift_bundle::quote_ident(name)
 }
 
 #[cfg(test)]

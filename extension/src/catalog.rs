@@ -83,7 +83,7 @@ pub fn read_relation(oid: pg_sys::Oid) -> Result<Relation, ExportError> {
         let relkind: String = row.get(3)?.unwrap_or_default();
         if let Err(kind) = check_kind(&relkind) {
             return Err(ExportError::UnsupportedRelation {
-                relation: format!("{}.{}", quote(&schema), quote(&name)),
+                relation: pg2redshift_bundle::quote_qualified(&schema, &name),
                 kind,
             });
         }
@@ -124,8 +124,4 @@ fn read_columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Result<Vec<SourceCo
         });
     }
     Ok(columns)
-}
-
-fn quote(name: &str) -> String {
-    pg2redshift_bundle::quote_ident(name)
 }
