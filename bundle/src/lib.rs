@@ -1,10 +1,17 @@
 //! The contract between the two halves: where an export lives in S3 and what its files are
 //! called. No database client and no pgrx here, so both the extension and the loader use it.
 
+mod descriptor;
 mod layout;
+mod manifest;
 pub mod redshift;
 
+pub use descriptor::{
+    Bundle, BundleError, BundleKind, Changes, ColumnInfo, DataFile, Encoding, ExportMember, OnUnrepresentable,
+    Source, Totals,
+};
 pub use layout::{BundleLocation, escape_key_component};
+pub use manifest::{Manifest, ManifestEntry, ManifestMeta};
 pub use redshift::{ColumnDef, DistStyle, RedshiftType, SortKey, TableDef, quote_ident, quote_qualified};
 
 /// Version of the bundle.json format. The loader refuses versions it does not know.

@@ -1,0 +1,212 @@
+//! `bundle.json`: everything the loader needs to know about one table of one export. It is
+//! written last, so its presence is the commit marker.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::FORMAT_VERSION;
+use crate::redshift::{RedshiftType, TableDef};
+
+/// What the bundle holds. Only full snapshots exist so far; incremental and change-data-capture
+/// kinds will follow, and a loader must refuse a kind it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BundleKind {
+    Full,
+}
+
+/// What the exporter did with a value Redshift cannot hold unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnrepresentable {
+    /// Stop the export with an error naming table, column and row (the default).
+    #[default]
+    Error,
+    /// Export the value as NULL (refused for NOT NULL columns).
+    Null,
+    /// Cut over-long text and binary values to the column's limit; other values still error.
+    Truncate,
+}
+
+impl OnUnrepresentable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnUnrepresentable::Error => "error",
+            OnUnrepresentable::Null => "null",
+            OnUnrepresentable::Truncate => "truncate",
+        }
+    }
+}
+
+impl fmt::Display for OnUnrepresentable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OnUnrepresentable {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "error" => Ok(OnUnrepresentable::Error),
+            "null" => Ok(OnUnrepresentable::Null),
+            "truncate" => Ok(OnUnrepresentable::Truncate),
+            _ => Err(()),
+        }
+    }
+}
+
+/// How the data files are encoded; the loader derives its COPY options from this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encoding {
+    /// Always `csv`.
+    pub format: String,
+    pub delimiter: String,
+    pub quote: String,
+    /// A field consisting of exactly this string is NULL: a lone NUL byte.
+    pub null_as: String,
+    /// Always `gzip`.
+    pub compression: String,
+    /// Time zone of every timestamptz value (always `UTC`, written with an offset).
+    pub timezone: String,
+}
+
+impl Encoding {
+    /// The one encoding this format version writes.
+    pub fn current() -> Encoding {
+        Encoding {
+            format: "csv".into(),
+            delimiter: ",".into(),
+            quote: "\"".into(),
+            null_as: "\0".into(),
+            compression: "gzip".into(),
+            timezone: "UTC".into(),
+        }
+    }
+}
+
+/// Where the rows came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub database: String,
+    pub schema: String,
+    pub table: String,
+    /// `pg_class.relkind`: r, p, v, m or f.
+    pub relkind: String,
+    /// `pg_current_snapshot()` of the export: every table of one export shares it.
+    pub snapshot: String,
+}
+
+/// One column on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    pub source_name: String,
+    pub source_type: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: RedshiftType,
+    pub nullable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One gzipped CSV data file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataFile {
+    pub key: String,
+    pub rows: u64,
+    /// CSV bytes before compression.
+    pub raw_bytes: u64,
+    /// Object size in S3.
+    pub compressed_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub rows: u64,
+    pub files: u64,
+    pub raw_bytes: u64,
+    pub compressed_bytes: u64,
+}
+
+/// Values that could not go to Redshift unchanged and were changed under the chosen policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    pub policy: OnUnrepresentable,
+    /// Changed values per source column name; empty when nothing was changed.
+    pub columns: BTreeMap<String, u64>,
+    pub total: u64,
+}
+
+/// A sibling table of the same export (same snapshot, same export id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportMember {
+    pub schema: String,
+    pub table: String,
+    pub bundle_key: String,
+}
+
+/// The contents of `bundle.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    pub format_version: u32,
+    pub kind: BundleKind,
+    pub export_id: String,
+    /// RFC 3339, UTC: when the export's snapshot was taken.
+    pub exported_at: String,
+    /// `pg2redshift <version>` of the extension that wrote the bundle.
+    pub producer: String,
+    pub source: Source,
+    /// Every table of this export, this one included; the loader swaps them together.
+    pub export: Vec<ExportMember>,
+    /// The Redshift table to create and load.
+    pub table: TableDef,
+    /// `table` as SQL, for people reading the bundle.
+    pub create_table_sql: String,
+    pub columns: Vec<ColumnInfo>,
+    pub encoding: Encoding,
+    pub manifest_key: String,
+    pub files: Vec<DataFile>,
+    pub totals: Totals,
+    pub changes: Changes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("bundle.json is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("bundle.json has format version {found}; this program reads version {FORMAT_VERSION}")]
+    UnknownVersion { found: u64 },
+    #[error("bundle.json has kind {0:?}, which this program does not know")]
+    UnknownKind(String),
+}
+
+impl Bundle {
+    /// Parses bundle.json, refusing a format version or kind this code does not know before
+    /// looking at the rest.
+    pub fn from_json(text: &str) -> Result<Bundle, BundleError> {
+        #[derive(Deserialize)]
+        struct Header {
+            format_version: u64,
+            kind: String,
+        }
+        let header: Header = serde_json::from_str(text)?;
+        if header.format_version != u64::from(FORMAT_VERSION) {
+            return Err(BundleError::UnknownVersion { found: header.format_version });
+        }
+        if serde_json::from_value::<BundleKind>(serde_json::Value::String(header.kind.clone())).is_err() {
+            return Err(BundleError::UnknownKind(header.kind));
+        }
+        Ok(serde_json::from_str(text)?)
+    }
+
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;
