@@ -44,6 +44,11 @@ impl RowIdentity {
         }
     }
 
+    /// How many identity columns follow the value columns.
+    pub fn column_count(&self) -> usize {
+        self.expressions().len()
+    }
+
     /// Names the row from the identity columns' values (`values` in `expressions()` order)
     /// and its 1-based position in the scan.
     pub fn describe(&self, values: &[Option<String>], ordinal: u64) -> String {
@@ -67,6 +72,12 @@ pub struct ExportQuery {
     /// Number of leading value columns; the identity columns follow.
     pub value_columns: usize,
     pub identity: RowIdentity,
+}
+
+impl ExportQuery {
+    pub fn identity_columns(&self) -> usize {
+        self.identity.column_count()
+    }
 }
 
 pub fn export_query(schema: &str, table: &str, columns: &[SourceColumn], identity: RowIdentity) -> ExportQuery {

@@ -11,6 +11,8 @@ use crate::error::ExportError;
 pub struct Relation {
     pub schema: String,
     pub name: String,
+    /// `pg_class.relkind`.
+    pub relkind: String,
     pub columns: Vec<SourceColumn>,
     /// Primary key columns in key order; empty when there is none.
     pub primary_key: Vec<String>,
@@ -75,7 +77,11 @@ fn check_kind(relkind: &str) -> Result<(), &'static str> {
 }
 
 pub fn read_relation(oid: pg_sys::Oid) -> Result<Relation, ExportError> {
-    Spi::connect(|client| {
+    Spi::connect(|client| read_relation_with(client, oid))
+}
+
+pub fn read_relation_with(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Result<Relation, ExportError> {
+    {
         let head = client.select(RELATION_SQL, Some(1), &[oid.into()])?;
         let row = head.first();
         let schema: String = row.get(1)?.unwrap_or_default();
@@ -92,8 +98,8 @@ pub fn read_relation(oid: pg_sys::Oid) -> Result<Relation, ExportError> {
         for row in client.select(PRIMARY_KEY_SQL, None, &[oid.into()])? {
             primary_key.push(row.get::<String>(1)?.unwrap_or_default());
         }
-        Ok(Relation { schema, name, columns, primary_key })
-    })
+        Ok(Relation { schema, name, relkind, columns, primary_key })
+    }
 }
 
 fn read_columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Result<Vec<SourceColumn>, ExportError> {
@@ -124,4 +130,35 @@ fn read_columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Result<Vec<SourceCo
         });
     }
     Ok(columns)
+}
+
+/// Tables, partitioned tables and materialized views of a schema (partitions are exported
+/// through their parent), by name. An unknown schema raises 3F000 through the regnamespace cast.
+const SCHEMA_TABLES_SQL: &str = "
+SELECT c.oid
+FROM pg_catalog.pg_class c
+WHERE c.relnamespace = $1::pg_catalog.regnamespace
+  AND c.relkind IN ('r', 'p', 'm')
+  AND NOT c.relispartition
+  AND c.relname LIKE $2
+  AND ($3::pg_catalog.text IS NULL OR c.relname NOT LIKE $3)
+ORDER BY c.relname";
+
+pub fn schema_tables(
+    schema: &str,
+    include: &str,
+    exclude: Option<&str>,
+) -> Result<Vec<crate::regclass::RegClass>, ExportError> {
+    // Quoted, so the schema is taken as named rather than folded to lower case.
+    let schema = pg2redshift_bundle::quote_ident(schema);
+    Spi::connect(|client| {
+        let mut oids = Vec::new();
+        let rows = client.select(SCHEMA_TABLES_SQL, None, &[schema.into(), include.into(), exclude.into()])?;
+        for row in rows {
+            if let Some(oid) = row.get::<pg_sys::Oid>(1)? {
+                oids.push(crate::regclass::RegClass(oid));
+            }
+        }
+        Ok(oids)
+    })
 }

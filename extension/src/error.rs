@@ -1,6 +1,9 @@
 //! The extension's errors, each raised as a PostgreSQL ERROR with a fitting SQLSTATE.
 
 use pg2redshift_core::DefinitionError;
+use pg2redshift_core::values::{Problem, ProblemClass};
+
+use crate::pipeline::PipelineError;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
@@ -12,6 +15,28 @@ pub enum ExportError {
     Definition(#[from] DefinitionError),
     #[error("reading the catalog failed: {0}")]
     Spi(#[from] pgrx::spi::SpiError),
+    #[error("column {column:?} of table {table}, row {row}: {problem}")]
+    Unrepresentable { table: String, column: String, row: String, problem: Problem },
+    #[error("table {table}, row {row}: the row is {bytes} bytes as CSV; Redshift's COPY loads rows of at most 4 MB")]
+    RowTooLarge { table: String, row: String, bytes: usize },
+    #[error("export to S3 failed, nothing was committed: {0}")]
+    Upload(#[from] PipelineError),
+    #[error("the database encoding is {encoding}; pg2redshift exports from UTF8 databases only")]
+    NotUtf8 { encoding: String },
+    #[error("tables {first} and {second} would both be loaded into {target}")]
+    DuplicateTarget { first: String, second: String, target: String },
+    #[error("schema {schema:?} has no tables, partitioned tables or materialized views matching include {include:?} and exclude {exclude:?}")]
+    NoTables { schema: String, include: String, exclude: String },
+    #[error("{0} must not be NULL")]
+    NullArgument(&'static str),
+    #[error("only a superuser can send exports to an endpoint other than pg2redshift.endpoint")]
+    EndpointNotAllowed,
+    #[error("{0} is set but {1} is not")]
+    IncompleteCredentials(&'static str, &'static str),
+    #[error("could not write bundle metadata: {0}")]
+    Serialize(serde_json::Error),
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 impl ExportError {
@@ -33,6 +58,20 @@ impl ExportError {
                 DefinitionError::KeyColumnType { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             },
             ExportError::Spi(_) => ERRCODE_INTERNAL_ERROR,
+            ExportError::Unrepresentable { problem, .. } => match problem.class() {
+                ProblemClass::TooLong => ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+                ProblemClass::Numeric => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+                ProblemClass::Datetime => ERRCODE_DATETIME_FIELD_OVERFLOW,
+            },
+            ExportError::RowTooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            ExportError::Upload(_) => ERRCODE_IO_ERROR,
+            ExportError::NotUtf8 { .. } => ERRCODE_FEATURE_NOT_SUPPORTED,
+            ExportError::DuplicateTarget { .. } => ERRCODE_DUPLICATE_OBJECT,
+            ExportError::NoTables { .. } => ERRCODE_UNDEFINED_TABLE,
+            ExportError::NullArgument(_) => ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            ExportError::EndpointNotAllowed => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            ExportError::IncompleteCredentials(..) => ERRCODE_CONFIG_FILE_ERROR,
+            ExportError::Serialize(_) | ExportError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
     }
 
@@ -42,7 +81,16 @@ impl ExportError {
                 Some("Export the table the object belongs to, or a view over it.")
             }
             ExportError::Definition(err) => err.hint(),
-            ExportError::Spi(_) => None,
+            ExportError::Unrepresentable { .. } => Some(
+                "Fix the value, or pass on_unrepresentable => 'null' (export it as NULL) or 'truncate' (cut over-long text); changed values are counted in bundle.json.",
+            ),
+            ExportError::RowTooLarge { .. } => Some("Export a view that leaves out or shortens the widest columns."),
+            ExportError::Upload(_) => {
+                Some("Check the bucket, region and endpoint settings and the server's AWS credentials; the export can simply be run again.")
+            }
+            ExportError::DuplicateTarget { .. } => Some("Export them separately, or give one a different target_schema."),
+            ExportError::EndpointNotAllowed => Some("Ask a superuser to set pg2redshift.endpoint."),
+            _ => None,
         }
     }
 

@@ -1,0 +1,454 @@
+//! One export run on the backend thread: read the catalog, open every table's cursor on the
+//! statement's snapshot, format rows as CSV blocks for the pipeline, then commit (manifests,
+//! then bundle.json files) once every data file is in S3.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::{CStr, CString};
+use std::time::Instant;
+
+use pg2redshift_bundle::{
+    Bundle, BundleKind, BundleLocation, Changes, ColumnInfo, DataFile, Encoding, ExportMember, FORMAT_VERSION,
+    Manifest, OnUnrepresentable, Source, Totals,
+};
+use pg2redshift_core::csv;
+use pg2redshift_core::select::{ExportQuery, RowIdentity, export_query};
+use pg2redshift_core::values::{Outcome, ValueRule, check_value};
+use pg2redshift_core::{TableOptions, TablePlan, plan_table};
+use pgrx::pg_sys;
+use pgrx::spi::{SpiClient, SpiCursor};
+
+use crate::catalog::{Relation, read_relation_with};
+use crate::error::ExportError;
+use crate::pipeline::{BLOCK_BYTES, Pipeline};
+use crate::progress;
+use crate::s3::S3Config;
+
+/// Redshift's COPY refuses rows longer than 4 MB.
+pub const MAX_ROW_BYTES: usize = 4 * 1024 * 1024;
+/// Rows fetched from a cursor at a time.
+const FETCH_ROWS: i64 = 1000;
+
+pub struct ExportSettings {
+    pub s3: S3Config,
+    /// Key prefix without surrounding `/`.
+    pub prefix: String,
+    /// Uncompressed CSV bytes per data file.
+    pub chunk_bytes: u64,
+    pub gzip_level: u32,
+    pub policy: OnUnrepresentable,
+}
+
+pub struct TableRequest {
+    pub oid: pg_sys::Oid,
+    pub options: TableOptions,
+}
+
+/// One row of redshift_export()'s result.
+pub struct TableResult {
+    pub export_id: String,
+    pub table: String,
+    pub bundle_url: String,
+    pub rows: u64,
+    pub files: u64,
+    pub raw_bytes: u64,
+    pub compressed_bytes: u64,
+    pub seconds: f64,
+    pub changed_values: u64,
+}
+
+/// Everything about one table of the export, prepared before any data moves.
+struct Job {
+    oid: pg_sys::Oid,
+    relation: Relation,
+    plan: TablePlan,
+    query: ExportQuery,
+    rules: Vec<ValueRule>,
+    location: BundleLocation,
+}
+
+/// What streaming one table produced.
+#[derive(Default)]
+struct Streamed {
+    keys: Vec<String>,
+    rows: u64,
+    raw_bytes: u64,
+    changes: BTreeMap<String, u64>,
+}
+
+const HEAD_SQL: &str = "
+SELECT pg_catalog.to_char(pg_catalog.statement_timestamp() AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"')
+         || '-' || pg_catalog.left(pg_catalog.md5(pg_catalog.gen_random_uuid()::pg_catalog.text), 8),
+       pg_catalog.to_char(pg_catalog.statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+       pg_catalog.pg_current_snapshot()::pg_catalog.text,
+       pg_catalog.current_database()::pg_catalog.text";
+
+pub fn export(requests: Vec<TableRequest>, settings: &ExportSettings) -> Result<Vec<TableResult>, ExportError> {
+    check_encoding()?;
+    let started = Instant::now();
+    pgrx::spi::Spi::connect(|client| {
+        let head = client.select(HEAD_SQL, Some(1), &[])?.first();
+        let export_id: String = head.get(1)?.unwrap_or_default();
+        let exported_at: String = head.get(2)?.unwrap_or_default();
+        let snapshot: String = head.get(3)?.unwrap_or_default();
+        let database: String = head.get(4)?.unwrap_or_default();
+
+        let mut jobs = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let relation = read_relation_with(client, request.oid)?;
+            let plan = plan_table(
+                &relation.schema,
+                &relation.name,
+                &relation.columns,
+                &relation.primary_key,
+                &request.options,
+            )?;
+            let identity = RowIdentity::for_relation(&relation.relkind, &relation.primary_key);
+            let query = export_query(&relation.schema, &relation.name, &relation.columns, identity);
+            let rules = plan.columns.iter().map(|c| ValueRule::for_type(c.mapping.redshift)).collect();
+            let location = BundleLocation {
+                bucket: settings.s3.bucket.clone(),
+                prefix: settings.prefix.clone(),
+                database: database.clone(),
+                schema: relation.schema.clone(),
+                table: relation.name.clone(),
+                export_id: export_id.clone(),
+            };
+            jobs.push(Job { oid: request.oid, relation, plan, query, rules, location });
+        }
+        check_distinct_targets(&jobs)?;
+
+        // Every cursor is opened before any data moves: privileges and row-level security are
+        // checked up front, and all tables read the calling statement's snapshot.
+        let mut cursors = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            cursors.push(open_snapshot_cursor(client, &job.query.sql)?);
+        }
+
+        let mut pipeline = Pipeline::start(settings.s3.clone(), settings.gzip_level)?;
+        let mut streamed = Vec::with_capacity(jobs.len());
+        for (i, (job, cursor)) in jobs.iter().zip(cursors.iter_mut()).enumerate() {
+            progress::start_table(job.oid, i + 1, jobs.len());
+            let result = stream_table(&mut pipeline, cursor, job, settings);
+            let table = match result {
+                Ok(table) => table,
+                Err(err) => return Err(fail(pipeline, err)),
+            };
+            pgrx::notice!(
+                "pg2redshift: {} exported: {} rows, {} bytes of CSV in {} files",
+                qualified(&job.relation),
+                table.rows,
+                table.raw_bytes,
+                table.keys.len()
+            );
+            streamed.push(table);
+        }
+
+        progress::phase(progress::Phase::Committing);
+        let total_files = streamed.iter().map(|t| t.keys.len()).sum();
+        if let Err(err) = pipeline.wait_for_files(total_files) {
+            return Err(fail(pipeline, err.into()));
+        }
+        let uploaded: HashMap<String, crate::pipeline::UploadedFile> =
+            pipeline.files.iter().map(|f| (f.key.clone(), f.clone())).collect();
+        let members: Vec<ExportMember> = jobs
+            .iter()
+            .map(|j| ExportMember {
+                schema: j.relation.schema.clone(),
+                table: j.relation.name.clone(),
+                bundle_key: j.location.bundle_key(),
+            })
+            .collect();
+        let head = Head { export_id: &export_id, exported_at: &exported_at, snapshot: &snapshot, database: &database };
+        let bundles: Vec<Bundle> = jobs
+            .iter()
+            .zip(&streamed)
+            .map(|(job, table)| bundle_for(&head, job, table, &uploaded, &members, settings.policy))
+            .collect();
+
+        // Commit: every manifest, then every bundle.json, so that each committed bundle's
+        // siblings already have their data and manifests in place.
+        for bundle in &bundles {
+            let urls: Vec<(String, u64)> =
+                bundle.files.iter().map(|f| (format!("s3://{}/{}", settings.s3.bucket, f.key), f.compressed_bytes)).collect();
+            let manifest = Manifest::of_files(urls.iter().map(|(url, size)| (url.as_str(), *size)));
+            let body = serde_json::to_vec(&manifest).map_err(ExportError::Serialize)?;
+            if let Err(err) = pipeline.put(bundle.manifest_key.clone(), body, "application/json") {
+                return Err(fail(pipeline, err.into()));
+            }
+        }
+        for (bundle, job) in bundles.iter().zip(&jobs) {
+            let body = bundle.to_json().map_err(ExportError::Serialize)?.into_bytes();
+            if let Err(err) = pipeline.put(job.location.bundle_key(), body, "application/json") {
+                return Err(fail(pipeline, err.into()));
+            }
+        }
+        if let Err(err) = pipeline.finish() {
+            return Err(err.into());
+        }
+        progress::end();
+
+        let seconds = started.elapsed().as_secs_f64();
+        Ok(bundles
+            .iter()
+            .zip(&jobs)
+            .map(|(b, job)| TableResult {
+                export_id: export_id.clone(),
+                table: qualified(&job.relation),
+                bundle_url: job.location.url(&job.location.bundle_key()),
+                rows: b.totals.rows,
+                files: b.totals.files,
+                raw_bytes: b.totals.raw_bytes,
+                compressed_bytes: b.totals.compressed_bytes,
+                seconds,
+                changed_values: b.changes.total,
+            })
+            .collect())
+    })
+}
+
+/// Cleans up after a failure before the ERROR is raised, and says what could not be removed.
+fn fail(mut pipeline: Pipeline, err: ExportError) -> ExportError {
+    progress::phase(progress::Phase::CleaningUp);
+    let leftovers = pipeline.abort();
+    if !leftovers.is_empty() {
+        pgrx::warning!(
+            "pg2redshift: could not remove everything the failed export wrote (no bundle.json refers to it): {}",
+            leftovers.join(", ")
+        );
+    }
+    err
+}
+
+fn qualified(relation: &Relation) -> String {
+    pg2redshift_bundle::quote_qualified(&relation.schema, &relation.name)
+}
+
+/// Text comes out of the cursors in the database encoding; bundles are UTF-8.
+fn check_encoding() -> Result<(), ExportError> {
+    // SAFETY: reads a backend global.
+    let encoding = unsafe { pg_sys::GetDatabaseEncoding() };
+    if encoding == pg_sys::pg_enc::PG_UTF8 as i32 {
+        return Ok(());
+    }
+    let name = unsafe { CStr::from_ptr(pg_sys::GetDatabaseEncodingName()) }.to_string_lossy().into_owned();
+    Err(ExportError::NotUtf8 { encoding: name })
+}
+
+fn check_distinct_targets(jobs: &[Job]) -> Result<(), ExportError> {
+    let mut seen = HashMap::new();
+    for job in jobs {
+        let target = (job.plan.table.schema.clone(), job.plan.table.name.clone());
+        if let Some(other) = seen.insert(target, qualified(&job.relation)) {
+            return Err(ExportError::DuplicateTarget {
+                first: other,
+                second: qualified(&job.relation),
+                target: pg2redshift_bundle::quote_qualified(&job.plan.table.schema, &job.plan.table.name),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Opens a read-only cursor, which runs on the active snapshot (the calling statement's) rather
+/// than taking a new one as a read-write cursor would in READ COMMITTED.
+fn open_snapshot_cursor<'c>(client: &SpiClient<'c>, sql: &str) -> Result<SpiCursor<'c>, ExportError> {
+    let sql = CString::new(sql).map_err(|_| ExportError::Internal("export query contains a NUL byte"))?;
+    // SAFETY: valid C string, no parameters; SPI raises an ERROR rather than returning NULL.
+    let name = unsafe {
+        let portal = pg_sys::SPI_cursor_open_with_args(
+            std::ptr::null(),
+            sql.as_ptr(),
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            true,
+            0,
+        );
+        CStr::from_ptr((*portal).name).to_string_lossy().into_owned()
+    };
+    Ok(client.find_cursor(&name)?)
+}
+
+fn stream_table(
+    pipeline: &mut Pipeline,
+    cursor: &mut SpiCursor<'_>,
+    job: &Job,
+    settings: &ExportSettings,
+) -> Result<Streamed, ExportError> {
+    let columns = &job.plan.columns;
+    let value_columns = job.query.value_columns;
+    let total_columns = value_columns + job.query.identity_columns();
+    let mut out = Streamed::default();
+    let mut block: Vec<u8> = Vec::with_capacity(BLOCK_BYTES + BLOCK_BYTES / 8);
+    let mut block_rows = 0u64;
+    let mut file_bytes = 0u64;
+    let mut changes = vec![0u64; value_columns];
+
+    out.keys.push(job.location.part_key(0));
+    pipeline.start_file(out.keys[0].clone())?;
+    loop {
+        let batch = cursor.fetch(FETCH_ROWS)?;
+        if batch.is_empty() {
+            break;
+        }
+        for row in batch {
+            if block.is_empty() && file_bytes >= settings.chunk_bytes {
+                // Start the next file only when there is a row for it.
+                pipeline.end_file()?;
+                let key = job.location.part_key(out.keys.len() as u32);
+                out.keys.push(key.clone());
+                pipeline.start_file(key)?;
+                file_bytes = 0;
+            }
+            out.rows += 1;
+            let row_start = block.len();
+            for i in 0..value_columns {
+                let value: Option<&str> = row.get_datum_by_ordinal(i + 1)?.value::<&str>()?;
+                let column = &columns[i];
+                let field = match value {
+                    None => None,
+                    Some(text) => match check_value(job.rules[i], text, settings.policy, column.not_null) {
+                        Outcome::Keep(text) => Some(text),
+                        Outcome::Changed(text) => {
+                            changes[i] += 1;
+                            text
+                        }
+                        Outcome::Refused(problem) => {
+                            return Err(ExportError::Unrepresentable {
+                                table: qualified(&job.relation),
+                                column: column.source_name.clone(),
+                                row: describe_row(&row, job, value_columns, total_columns, out.rows),
+                                problem,
+                            });
+                        }
+                    },
+                };
+                if i > 0 {
+                    block.push(csv::DELIMITER);
+                }
+                csv::push_field(&mut block, field.as_deref());
+            }
+            block.push(csv::ROW_END);
+            let row_bytes = block.len() - row_start;
+            if row_bytes > MAX_ROW_BYTES {
+                return Err(ExportError::RowTooLarge {
+                    table: qualified(&job.relation),
+                    row: describe_row(&row, job, value_columns, total_columns, out.rows),
+                    bytes: row_bytes,
+                });
+            }
+            block_rows += 1;
+            if block.len() >= BLOCK_BYTES {
+                flush(pipeline, &mut block, &mut block_rows, &mut file_bytes, &mut out)?;
+            }
+        }
+        progress::rows(out.rows, out.raw_bytes + block.len() as u64);
+        progress::files(pipeline.files.len(), pipeline.files.iter().map(|f| f.compressed_bytes).sum());
+        pgrx::check_for_interrupts!();
+    }
+    flush(pipeline, &mut block, &mut block_rows, &mut file_bytes, &mut out)?;
+    pipeline.end_file()?;
+    for (column, count) in columns.iter().zip(changes) {
+        if count > 0 {
+            out.changes.insert(column.source_name.clone(), count);
+        }
+    }
+    Ok(out)
+}
+
+fn flush(
+    pipeline: &mut Pipeline,
+    block: &mut Vec<u8>,
+    block_rows: &mut u64,
+    file_bytes: &mut u64,
+    out: &mut Streamed,
+) -> Result<(), ExportError> {
+    if block.is_empty() {
+        return Ok(());
+    }
+    let full = std::mem::replace(block, Vec::with_capacity(BLOCK_BYTES + BLOCK_BYTES / 8));
+    *file_bytes += full.len() as u64;
+    out.raw_bytes += full.len() as u64;
+    pipeline.rows(full, *block_rows)?;
+    *block_rows = 0;
+    Ok(())
+}
+
+fn describe_row(
+    row: &pgrx::spi::SpiHeapTupleData<'_>,
+    job: &Job,
+    value_columns: usize,
+    total_columns: usize,
+    ordinal: u64,
+) -> String {
+    let values: Vec<Option<String>> = (value_columns + 1..=total_columns)
+        .map(|i| row.get::<String>(i).ok().flatten())
+        .collect();
+    job.query.identity.describe(&values, ordinal)
+}
+
+struct Head<'a> {
+    export_id: &'a str,
+    exported_at: &'a str,
+    snapshot: &'a str,
+    database: &'a str,
+}
+
+fn bundle_for(
+    head: &Head<'_>,
+    job: &Job,
+    table: &Streamed,
+    uploaded: &HashMap<String, crate::pipeline::UploadedFile>,
+    members: &[ExportMember],
+    policy: OnUnrepresentable,
+) -> Bundle {
+    let files: Vec<DataFile> = table
+        .keys
+        .iter()
+        .filter_map(|key| uploaded.get(key))
+        .map(|f| DataFile { key: f.key.clone(), rows: f.rows, raw_bytes: f.raw_bytes, compressed_bytes: f.compressed_bytes })
+        .collect();
+    let totals = Totals {
+        rows: files.iter().map(|f| f.rows).sum(),
+        files: files.len() as u64,
+        raw_bytes: files.iter().map(|f| f.raw_bytes).sum(),
+        compressed_bytes: files.iter().map(|f| f.compressed_bytes).sum(),
+    };
+    let columns = job
+        .plan
+        .columns
+        .iter()
+        .map(|c| ColumnInfo {
+            source_name: c.source_name.clone(),
+            source_type: c.declared_type.clone(),
+            name: c.target_name.clone(),
+            data_type: c.mapping.redshift,
+            nullable: !c.not_null,
+            note: c.mapping.note.clone(),
+        })
+        .collect();
+    Bundle {
+        format_version: FORMAT_VERSION,
+        kind: BundleKind::Full,
+        export_id: head.export_id.to_string(),
+        exported_at: head.exported_at.to_string(),
+        producer: format!("pg2redshift {}", env!("CARGO_PKG_VERSION")),
+        source: Source {
+            database: head.database.to_string(),
+            schema: job.relation.schema.clone(),
+            table: job.relation.name.clone(),
+            relkind: job.relation.relkind.clone(),
+            snapshot: head.snapshot.to_string(),
+        },
+        export: members.to_vec(),
+        table: job.plan.table.clone(),
+        create_table_sql: job.plan.table.create_table_sql(),
+        columns,
+        encoding: Encoding::current(),
+        manifest_key: job.location.manifest_key(),
+        files,
+        totals,
+        changes: Changes { policy, total: table.changes.values().sum(), columns: table.changes.clone() },
+    }
+}

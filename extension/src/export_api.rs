@@ -1,0 +1,356 @@
+//! `redshift_export()` and `redshift_export_schema()`: the SQL face of an export. Options left
+//! NULL take their value from the `pg2redshift.*` settings.
+
+use pg2redshift_bundle::OnUnrepresentable;
+use pgrx::PgRelation;
+use pgrx::prelude::*;
+
+use crate::ddl_api::table_options;
+use crate::error::{ExportError, OrRaise};
+use crate::export::{ExportSettings, TableRequest, TableResult, export};
+use crate::regclass::RegClass;
+use crate::s3::{S3Config, StaticCredentials};
+use crate::settings;
+
+/// pgrx reads each #[pg_extern] signature as written, so they spell this type out again.
+type ExportRows = TableIterator<
+    'static,
+    (
+        name!(export_id, String),
+        name!(table_name, String),
+        name!(bundle_url, String),
+        name!(rows, i64),
+        name!(files, i64),
+        name!(bytes, i64),
+        name!(bytes_gzip, i64),
+        name!(seconds, f64),
+        name!(changed_values, i64),
+    ),
+>;
+
+/// Where and how to write, from the arguments or else the settings.
+#[allow(clippy::too_many_arguments)]
+fn export_settings(
+    bucket: Option<&str>,
+    prefix: Option<&str>,
+    region: Option<&str>,
+    endpoint: Option<&str>,
+    force_path_style: Option<bool>,
+    chunk_size: Option<i64>,
+    gzip_level: Option<i32>,
+    on_unrepresentable: Option<&str>,
+) -> Result<ExportSettings, ExportError> {
+    use pg2redshift_core::DefinitionError::InvalidOption;
+    let given = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let bucket = given(bucket).or_else(|| settings::text(&settings::BUCKET)).ok_or(InvalidOption {
+        option: "bucket",
+        value: "NULL".into(),
+        expected: "an S3 bucket name (or set pg2redshift.bucket)",
+    })?;
+    let configured_endpoint = settings::text(&settings::ENDPOINT);
+    let endpoint = match given(endpoint) {
+        Some(e) if Some(&e) != configured_endpoint.as_ref() && !unsafe { pg_sys::superuser() } => {
+            return Err(ExportError::EndpointNotAllowed);
+        }
+        Some(e) => Some(e),
+        None => configured_endpoint,
+    };
+    let chunk_bytes = match chunk_size {
+        Some(bytes) => u64::try_from(bytes)
+            .ok()
+            .filter(|b| *b >= settings::MIN_CHUNK_SIZE_KB as u64 * 1024)
+            .ok_or(InvalidOption { option: "chunk_size", value: bytes.to_string(), expected: "at least 1048576 bytes" })?,
+        None => settings::CHUNK_SIZE_KB.get() as u64 * 1024,
+    };
+    let gzip_level = gzip_level.unwrap_or_else(|| settings::GZIP_LEVEL.get());
+    let gzip_level = u32::try_from(gzip_level)
+        .ok()
+        .filter(|l| (1..=9).contains(l))
+        .ok_or(InvalidOption { option: "gzip_level", value: gzip_level.to_string(), expected: "a level from 1 to 9" })?;
+    let policy_text = given(on_unrepresentable)
+        .or_else(|| settings::text(&settings::ON_UNREPRESENTABLE))
+        .unwrap_or_else(|| "error".into());
+    let policy: OnUnrepresentable = policy_text.parse().map_err(|()| InvalidOption {
+        option: "on_unrepresentable",
+        value: policy_text.clone(),
+        expected: "error, null or truncate",
+    })?;
+    let credentials = match (
+        settings::text(&settings::ACCESS_KEY_ID),
+        settings::text(&settings::SECRET_ACCESS_KEY),
+    ) {
+        (Some(access_key_id), Some(secret_access_key)) => Some(StaticCredentials {
+            access_key_id,
+            secret_access_key,
+            session_token: settings::text(&settings::SESSION_TOKEN),
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ExportError::IncompleteCredentials("pg2redshift.s3_access_key_id", "pg2redshift.s3_secret_access_key"));
+        }
+        (None, Some(_)) => {
+            return Err(ExportError::IncompleteCredentials("pg2redshift.s3_secret_access_key", "pg2redshift.s3_access_key_id"));
+        }
+    };
+    Ok(ExportSettings {
+        s3: S3Config {
+            bucket,
+            region: given(region).or_else(|| settings::text(&settings::REGION)),
+            endpoint,
+            force_path_style: force_path_style.unwrap_or_else(|| settings::FORCE_PATH_STYLE.get()),
+            credentials,
+        },
+        prefix: given(prefix)
+            .or_else(|| settings::text(&settings::PREFIX))
+            .unwrap_or_default()
+            .trim_matches('/')
+            .to_string(),
+        chunk_bytes,
+        gzip_level,
+        policy,
+    })
+}
+
+fn rows(results: Vec<TableResult>) -> ExportRows {
+    let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    TableIterator::new(results.into_iter().map(move |r| {
+        (
+            r.export_id,
+            r.table,
+            r.bundle_url,
+            clamp(r.rows),
+            clamp(r.files),
+            clamp(r.raw_bytes),
+            clamp(r.compressed_bytes),
+            r.seconds,
+            clamp(r.changed_values),
+        )
+    }))
+}
+
+/// Exports one table (also a view, materialized view or foreign table) to S3 as a bundle.
+#[pg_extern(name = "redshift_export", volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn redshift_export_one(
+    rel: Option<PgRelation>,
+    bucket: default!(Option<&str>, "NULL"),
+    prefix: default!(Option<&str>, "NULL"),
+    region: default!(Option<&str>, "NULL"),
+    endpoint: default!(Option<&str>, "NULL"),
+    force_path_style: default!(Option<bool>, "NULL"),
+    chunk_size: default!(Option<i64>, "NULL"),
+    gzip_level: default!(Option<i32>, "NULL"),
+    on_unrepresentable: default!(Option<&str>, "NULL"),
+    target_schema: default!(Option<&str>, "NULL"),
+    target_table: default!(Option<&str>, "NULL"),
+    diststyle: default!(Option<&str>, "NULL"),
+    distkey: default!(Option<&str>, "NULL"),
+    sortkey: default!(Option<Vec<Option<String>>>, "NULL"),
+    sortkey_style: default!(Option<&str>, "NULL"),
+    numeric_scale: default!(Option<i32>, 10),
+) -> TableIterator<
+    'static,
+    (
+        name!(export_id, String),
+        name!(table_name, String),
+        name!(bundle_url, String),
+        name!(rows, i64),
+        name!(files, i64),
+        name!(bytes, i64),
+        name!(bytes_gzip, i64),
+        name!(seconds, f64),
+        name!(changed_values, i64),
+    ),
+> {
+    const NAME: &str = "redshift_export";
+    let rel = rel.ok_or(ExportError::NullArgument("rel")).or_raise(NAME);
+    let settings = export_settings(bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable)
+        .or_raise(NAME);
+    let options = table_options(target_schema, target_table, diststyle, distkey, sortkey, sortkey_style, numeric_scale)
+        .or_raise(NAME);
+    let results = export(vec![TableRequest { oid: rel.oid(), options }], &settings).or_raise(NAME);
+    crate::history::record(&results).or_raise(NAME);
+    rows(results)
+}
+
+/// The same, for a table named by text: `redshift_export('public.t')` would otherwise be
+/// ambiguous between the regclass and regclass[] forms. The name is resolved like a regclass
+/// literal, with the caller's search_path.
+#[pg_extern(name = "redshift_export", volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn redshift_export_named(
+    rel: Option<&str>,
+    bucket: default!(Option<&str>, "NULL"),
+    prefix: default!(Option<&str>, "NULL"),
+    region: default!(Option<&str>, "NULL"),
+    endpoint: default!(Option<&str>, "NULL"),
+    force_path_style: default!(Option<bool>, "NULL"),
+    chunk_size: default!(Option<i64>, "NULL"),
+    gzip_level: default!(Option<i32>, "NULL"),
+    on_unrepresentable: default!(Option<&str>, "NULL"),
+    target_schema: default!(Option<&str>, "NULL"),
+    target_table: default!(Option<&str>, "NULL"),
+    diststyle: default!(Option<&str>, "NULL"),
+    distkey: default!(Option<&str>, "NULL"),
+    sortkey: default!(Option<Vec<Option<String>>>, "NULL"),
+    sortkey_style: default!(Option<&str>, "NULL"),
+    numeric_scale: default!(Option<i32>, 10),
+) -> TableIterator<
+    'static,
+    (
+        name!(export_id, String),
+        name!(table_name, String),
+        name!(bundle_url, String),
+        name!(rows, i64),
+        name!(files, i64),
+        name!(bytes, i64),
+        name!(bytes_gzip, i64),
+        name!(seconds, f64),
+        name!(changed_values, i64),
+    ),
+> {
+    let rel = rel.ok_or(ExportError::NullArgument("rel")).or_raise("redshift_export");
+    let oid = RegClass::resolve(rel);
+    // The same lock a regclass argument takes: the table cannot be dropped mid-export.
+    let rel = unsafe { PgRelation::with_lock(oid.0, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    redshift_export_one(
+        Some(rel),
+        bucket,
+        prefix,
+        region,
+        endpoint,
+        force_path_style,
+        chunk_size,
+        gzip_level,
+        on_unrepresentable,
+        target_schema,
+        target_table,
+        diststyle,
+        distkey,
+        sortkey,
+        sortkey_style,
+        numeric_scale,
+    )
+}
+
+/// Exports several tables from one snapshot under one export id.
+#[pg_extern(name = "redshift_export", volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn redshift_export_many(
+    rels: Option<Vec<Option<RegClass>>>,
+    bucket: default!(Option<&str>, "NULL"),
+    prefix: default!(Option<&str>, "NULL"),
+    region: default!(Option<&str>, "NULL"),
+    endpoint: default!(Option<&str>, "NULL"),
+    force_path_style: default!(Option<bool>, "NULL"),
+    chunk_size: default!(Option<i64>, "NULL"),
+    gzip_level: default!(Option<i32>, "NULL"),
+    on_unrepresentable: default!(Option<&str>, "NULL"),
+    target_schema: default!(Option<&str>, "NULL"),
+    diststyle: default!(Option<&str>, "NULL"),
+    numeric_scale: default!(Option<i32>, 10),
+) -> TableIterator<
+    'static,
+    (
+        name!(export_id, String),
+        name!(table_name, String),
+        name!(bundle_url, String),
+        name!(rows, i64),
+        name!(files, i64),
+        name!(bytes, i64),
+        name!(bytes_gzip, i64),
+        name!(seconds, f64),
+        name!(changed_values, i64),
+    ),
+> {
+    const NAME: &str = "redshift_export";
+    let rels = rels.ok_or(ExportError::NullArgument("rels")).or_raise(NAME);
+    let oids: Vec<RegClass> = rels
+        .into_iter()
+        .map(|r| r.ok_or(ExportError::NullArgument("an element of rels")))
+        .collect::<Result<_, _>>()
+        .or_raise(NAME);
+    export_many(oids, bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable, target_schema, diststyle, numeric_scale)
+}
+
+/// Exports the tables, partitioned tables and materialized views of a schema whose names are
+/// LIKE `include` and NOT LIKE `exclude` (partitions are exported through their parent).
+#[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn redshift_export_schema(
+    schema: Option<&str>,
+    include: default!(Option<&str>, "'%'"),
+    exclude: default!(Option<&str>, "NULL"),
+    bucket: default!(Option<&str>, "NULL"),
+    prefix: default!(Option<&str>, "NULL"),
+    region: default!(Option<&str>, "NULL"),
+    endpoint: default!(Option<&str>, "NULL"),
+    force_path_style: default!(Option<bool>, "NULL"),
+    chunk_size: default!(Option<i64>, "NULL"),
+    gzip_level: default!(Option<i32>, "NULL"),
+    on_unrepresentable: default!(Option<&str>, "NULL"),
+    target_schema: default!(Option<&str>, "NULL"),
+    diststyle: default!(Option<&str>, "NULL"),
+    numeric_scale: default!(Option<i32>, 10),
+) -> TableIterator<
+    'static,
+    (
+        name!(export_id, String),
+        name!(table_name, String),
+        name!(bundle_url, String),
+        name!(rows, i64),
+        name!(files, i64),
+        name!(bytes, i64),
+        name!(bytes_gzip, i64),
+        name!(seconds, f64),
+        name!(changed_values, i64),
+    ),
+> {
+    const NAME: &str = "redshift_export_schema";
+    let schema = schema.ok_or(ExportError::NullArgument("schema")).or_raise(NAME);
+    let include = include.unwrap_or("%");
+    let oids = crate::catalog::schema_tables(schema, include, exclude).or_raise(NAME);
+    if oids.is_empty() {
+        ExportError::NoTables { schema: schema.into(), include: include.into(), exclude: exclude.unwrap_or("").into() }
+            .raise(NAME);
+    }
+    export_many(oids, bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable, target_schema, diststyle, numeric_scale)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn export_many(
+    oids: Vec<RegClass>,
+    bucket: Option<&str>,
+    prefix: Option<&str>,
+    region: Option<&str>,
+    endpoint: Option<&str>,
+    force_path_style: Option<bool>,
+    chunk_size: Option<i64>,
+    gzip_level: Option<i32>,
+    on_unrepresentable: Option<&str>,
+    target_schema: Option<&str>,
+    diststyle: Option<&str>,
+    numeric_scale: Option<i32>,
+) -> ExportRows {
+    const NAME: &str = "redshift_export";
+    let settings = export_settings(bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable)
+        .or_raise(NAME);
+    let mut requests = Vec::with_capacity(oids.len());
+    // Opened relations hold their lock until dropped: none is dropped by another session
+    // mid-export.
+    let mut opened = Vec::with_capacity(oids.len());
+    let mut seen = std::collections::HashSet::new();
+    for oid in oids {
+        if !seen.insert(oid.0) {
+            continue;
+        }
+        let rel = unsafe { PgRelation::with_lock(oid.0, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+        let options = table_options(target_schema, None, diststyle, None, None, None, numeric_scale).or_raise(NAME);
+        requests.push(TableRequest { oid: rel.oid(), options });
+        opened.push(rel);
+    }
+    let results = export(requests, &settings).or_raise(NAME);
+    crate::history::record(&results).or_raise(NAME);
+    drop(opened);
+    rows(results)
+}

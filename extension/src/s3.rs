@@ -1,0 +1,206 @@
+//! The S3 client and the few calls an export makes. Runs only on the uploader thread's tokio
+//! runtime, never on the backend thread.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+
+/// Where and how to reach S3. Credentials are kept out of `Debug`.
+#[derive(Clone)]
+pub struct S3Config {
+    pub bucket: String,
+    /// None: the region of the server's AWS configuration.
+    pub region: Option<String>,
+    /// None: AWS S3.
+    pub endpoint: Option<String>,
+    pub force_path_style: bool,
+    pub credentials: Option<StaticCredentials>,
+}
+
+#[derive(Clone)]
+pub struct StaticCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+/// An S3 call that failed after the SDK's retries, described without any secret.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("S3 {operation} of s3://{bucket}/{key} failed: {detail}")]
+pub struct S3Error {
+    pub operation: &'static str,
+    pub bucket: String,
+    pub key: String,
+    pub detail: String,
+}
+
+/// Attempts per call: S3 asks clients to retry 5xx and throttling.
+const MAX_ATTEMPTS: u32 = 5;
+
+pub async fn client(config: &S3Config) -> Client {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = &config.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(creds) = &config.credentials {
+        loader = loader.credentials_provider(Credentials::new(
+            creds.access_key_id.clone(),
+            creds.secret_access_key.clone(),
+            creds.session_token.clone(),
+            None,
+            "pg2redshift settings",
+        ));
+    }
+    let shared = loader.load().await;
+    let mut builder = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(config.force_path_style)
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(300))
+                .build(),
+        );
+    if let Some(endpoint) = &config.endpoint {
+        builder = builder.endpoint_url(endpoint.clone());
+    }
+    Client::from_conf(builder.build())
+}
+
+pub struct Bucket {
+    pub client: Client,
+    pub name: String,
+}
+
+impl Bucket {
+    fn error<E: std::error::Error>(&self, operation: &'static str, key: &str, err: E) -> S3Error {
+        S3Error {
+            operation,
+            bucket: self.name.clone(),
+            key: key.to_string(),
+            detail: DisplayErrorContext(err).to_string(),
+        }
+    }
+
+    pub async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), S3Error> {
+        self.client
+            .put_object()
+            .bucket(&self.name)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| self.error("PutObject", key, e))?;
+        Ok(())
+    }
+
+    pub async fn start_upload(&self, key: &str, content_type: &str) -> Result<String, S3Error> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.name)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(|e| self.error("CreateMultipartUpload", key, e))?;
+        out.upload_id.ok_or_else(|| S3Error {
+            operation: "CreateMultipartUpload",
+            bucket: self.name.clone(),
+            key: key.to_string(),
+            detail: "the response has no upload id".into(),
+        })
+    }
+
+    pub async fn upload_part(&self, key: &str, upload_id: &str, number: i32, body: Vec<u8>) -> Result<CompletedPart, S3Error> {
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&self.name)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| self.error("UploadPart", key, e))?;
+        Ok(CompletedPart::builder()
+            .set_e_tag(out.e_tag)
+            .set_checksum_crc32(out.checksum_crc32)
+            .set_checksum_crc32_c(out.checksum_crc32_c)
+            .set_checksum_crc64_nvme(out.checksum_crc64_nvme)
+            .set_checksum_sha1(out.checksum_sha1)
+            .set_checksum_sha256(out.checksum_sha256)
+            .part_number(number)
+            .build())
+    }
+
+    pub async fn complete_upload(&self, key: &str, upload_id: &str, mut parts: Vec<CompletedPart>) -> Result<(), S3Error> {
+        parts.sort_by_key(|p| p.part_number);
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.name)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map_err(|e| self.error("CompleteMultipartUpload", key, e))?;
+        Ok(())
+    }
+
+    /// Aborts an upload, retrying until `deadline`: an upload left open costs storage until a
+    /// lifecycle rule removes it, so a short outage should not leave one behind.
+    pub async fn abort_upload(&self, key: &str, upload_id: &str, deadline: Instant) -> Result<(), S3Error> {
+        persist(deadline, || async {
+            self.client
+                .abort_multipart_upload()
+                .bucket(&self.name)
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.error("AbortMultipartUpload", key, e))
+        })
+        .await
+    }
+
+    /// Deletes an object written by a failed export, retrying until `deadline`.
+    pub async fn delete(&self, key: &str, deadline: Instant) -> Result<(), S3Error> {
+        persist(deadline, || async {
+            self.client
+                .delete_object()
+                .bucket(&self.name)
+                .key(key)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.error("DeleteObject", key, e))
+        })
+        .await
+    }
+}
+
+/// Repeats `call` (which already retries a few times inside the SDK) until it succeeds or the
+/// deadline passes.
+async fn persist<F, Fut>(deadline: Instant, call: F) -> Result<(), S3Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), S3Error>>,
+{
+    loop {
+        match call().await {
+            Ok(()) => return Ok(()),
+            Err(err) if Instant::now() >= deadline => return Err(err),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `pg2redshift.*` settings: defaults for every export option, and the superuser-only S3
+//! credentials. Secrets are `SUPERUSER_ONLY` + `NO_SHOW_ALL`, so SHOW and pg_settings hide them
+//! from other roles, and they never reach an error message or bundle.json.
+
+use std::ffi::CString;
+
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+pub static BUCKET: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static PREFIX: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static REGION: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static ENDPOINT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static FORCE_PATH_STYLE: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// Uncompressed bytes per data file, in kB.
+pub static CHUNK_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(DEFAULT_CHUNK_SIZE_KB);
+pub static GZIP_LEVEL: GucSetting<i32> = GucSetting::<i32>::new(6);
+pub static ON_UNREPRESENTABLE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"error"));
+pub static ACCESS_KEY_ID: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static SECRET_ACCESS_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static SESSION_TOKEN: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
+/// 256 MiB of CSV gzips to roughly 25–80 MB: inside Redshift's recommended 1 MB–1 GB per file.
+pub const DEFAULT_CHUNK_SIZE_KB: i32 = 256 * 1024;
+/// Files smaller than this would make Redshift's COPY slower, not faster.
+pub const MIN_CHUNK_SIZE_KB: i32 = 1024;
+
+pub fn register() {
+    GucRegistry::define_string_guc(
+        c"pg2redshift.bucket",
+        c"S3 bucket that exports are written to.",
+        c"Default of the bucket option of redshift_export().",
+        &BUCKET,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"pg2redshift.prefix",
+        c"Key prefix inside the bucket.",
+        c"Exports go to PREFIX/<database>/<schema>.<table>/<export id>/.",
+        &PREFIX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"pg2redshift.region",
+        c"AWS region of the bucket.",
+        c"Empty means the region of the AWS configuration of the server's OS user (AWS_REGION, ~/.aws/config).",
+        &REGION,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    // Superuser-only: a role that could point the server at its own host would receive signed
+    // requests made with the server's credentials.
+    GucRegistry::define_string_guc(
+        c"pg2redshift.endpoint",
+        c"URL of an S3-compatible endpoint instead of AWS S3.",
+        c"For S3-compatible servers, e.g. http://127.0.0.1:9455. Empty means AWS S3.",
+        &ENDPOINT,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg2redshift.force_path_style",
+        c"Address the bucket as ENDPOINT/BUCKET/KEY instead of BUCKET.ENDPOINT/KEY.",
+        c"Most S3-compatible servers need this.",
+        &FORCE_PATH_STYLE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg2redshift.chunk_size",
+        c"Uncompressed CSV bytes per data file.",
+        c"A new data file starts once this many bytes were written to the current one.",
+        &CHUNK_SIZE_KB,
+        MIN_CHUNK_SIZE_KB,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"pg2redshift.gzip_level",
+        c"gzip compression level of the data files (1 fastest, 9 smallest).",
+        c"",
+        &GZIP_LEVEL,
+        1,
+        9,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"pg2redshift.on_unrepresentable",
+        c"What to do with a value Redshift cannot hold unchanged: error, null or truncate.",
+        c"error stops the export naming table, column and row; null and truncate change the value and count it in bundle.json.",
+        &ON_UNREPRESENTABLE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    let secret = GucFlags::SUPERUSER_ONLY | GucFlags::NO_SHOW_ALL;
+    GucRegistry::define_string_guc(
+        c"pg2redshift.s3_access_key_id",
+        c"AWS access key id for exports (instead of the server's AWS credential chain).",
+        c"",
+        &ACCESS_KEY_ID,
+        GucContext::Suset,
+        secret,
+    );
+    GucRegistry::define_string_guc(
+        c"pg2redshift.s3_secret_access_key",
+        c"AWS secret access key for exports.",
+        c"",
+        &SECRET_ACCESS_KEY,
+        GucContext::Suset,
+        secret,
+    );
+    GucRegistry::define_string_guc(
+        c"pg2redshift.s3_session_token",
+        c"AWS session token for exports with temporary credentials.",
+        c"",
+        &SESSION_TOKEN,
+        GucContext::Suset,
+        secret,
+    );
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"pg2redshift".as_ptr()) };
+}
+
+/// A string setting, with the empty string meaning unset.
+pub fn text(setting: &GucSetting<Option<CString>>) -> Option<String> {
+    setting
+        .get()
+        .map(|v| v.to_string_lossy().trim().to_string())
+        .filter(|v| !v.is_empty())
+}
