@@ -104,6 +104,8 @@ pub fn text_expression(column: &SourceColumn) -> String {
             (true, "bytea") => format!("pg_catalog.encode({c}, 'hex')"),
             // Via numeric: no currency symbol or group separators, whatever lc_monetary says.
             (true, "money") => format!("{c}::pg_catalog.numeric::pg_catalog.text"),
+            // The cast to text drops char(n)'s padding; its output function keeps it.
+            (true, "bpchar") => format!("pg_catalog.textin(pg_catalog.bpcharout({c}))"),
             (false, "hstore") => format!("pg_catalog.to_json({c})::pg_catalog.text"),
             _ => format!("{c}::pg_catalog.text"),
         },

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+mod store;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -86,7 +88,7 @@ async fn serve(options: Options) -> Result<(), String> {
 
     let fs = s3s_fs::FileSystem::new(&options.root)
         .map_err(|e| format!("cannot open root folder {}: {e:?}", options.root.display()))?;
-    let mut builder = S3ServiceBuilder::new(fs);
+    let mut builder = S3ServiceBuilder::new(store::Store::new(fs, options.root.clone()));
     builder.set_auth(SimpleAuth::from_single(
         options.access_key.as_str(),
         options.secret_key.as_str(),

@@ -121,3 +121,183 @@ pub fn parse_redshift_ddl(sql: &str) -> sqlparser::ast::Statement {
     assert_eq!(statements.len(), 1, "{sql}");
     statements.remove(0)
 }
+
+pub mod redshift_csv;
+
+/// A fresh database with the extension installed.
+pub fn export_database(name: &str) -> postgres::Client {
+    let mut db = fresh_source_database(name);
+    db.batch_execute("CREATE EXTENSION pg2redshift")
+        .unwrap_or_else(|e| panic!("CREATE EXTENSION: {}", describe(&e)));
+    db
+}
+
+/// A key prefix no other test run uses, so listings see only this test's objects.
+pub fn unique_prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("e2e/{test}-{nanos}-{}", std::process::id())
+}
+
+/// One row of redshift_export()'s result.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub export_id: String,
+    pub table_name: String,
+    pub bundle_url: String,
+    pub rows: i64,
+    pub files: i64,
+    pub bytes: i64,
+    pub bytes_gzip: i64,
+    pub changed_values: i64,
+}
+
+/// Runs `SELECT * FROM <call>`, e.g. `redshift_export('t', prefix => 'x')`.
+pub fn try_export(db: &mut postgres::Client, call: &str) -> Result<Vec<Exported>, postgres::Error> {
+    let sql = format!(
+        "SELECT export_id, table_name, bundle_url, rows, files, bytes, bytes_gzip, changed_values FROM {call}"
+    );
+    Ok(db
+        .query(&sql, &[])?
+        .iter()
+        .map(|r| Exported {
+            export_id: r.get(0),
+            table_name: r.get(1),
+            bundle_url: r.get(2),
+            rows: r.get(3),
+            files: r.get(4),
+            bytes: r.get(5),
+            bytes_gzip: r.get(6),
+            changed_values: r.get(7),
+        })
+        .collect())
+}
+
+pub fn export(db: &mut postgres::Client, call: &str) -> Vec<Exported> {
+    try_export(db, call).unwrap_or_else(|e| panic!("{call}: {}", describe(&e)))
+}
+
+/// `(bucket, key)` of an `s3://bucket/key` URL.
+pub fn split_url(url: &str) -> (String, String) {
+    let rest = url.strip_prefix("s3://").unwrap_or_else(|| panic!("not an s3 URL: {url}"));
+    let (bucket, key) = rest.split_once('/').unwrap_or_else(|| panic!("no key in {url}"));
+    (bucket.to_string(), key.to_string())
+}
+
+/// Blocking S3 calls for the synchronous tests.
+pub struct S3 {
+    runtime: tokio::runtime::Runtime,
+    client: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
+impl S3 {
+    pub fn stack() -> S3 {
+        S3::at(&stack_setting("PG2RS_S3_ENDPOINT"))
+    }
+
+    /// The same keys, another S3-compatible server (e.g. one a test starts and stops).
+    pub fn at(endpoint: &str) -> S3 {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let credentials = Credentials::new(
+            stack_setting("PG2RS_S3_ACCESS_KEY"),
+            stack_setting("PG2RS_S3_SECRET_KEY"),
+            None,
+            None,
+            "pg2redshift-tests",
+        );
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .region(Region::new(stack_setting("PG2RS_S3_REGION")))
+            .credentials_provider(credentials)
+            .build();
+        S3 { runtime, client: aws_sdk_s3::Client::from_conf(config), bucket: s3_bucket() }
+    }
+
+    pub fn get(&self, key: &str) -> Vec<u8> {
+        self.runtime.block_on(async {
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("get {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+            out.body.collect().await.expect("read body").into_bytes().to_vec()
+        })
+    }
+
+    /// Every key under `prefix`.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        self.runtime.block_on(async {
+            let mut keys = Vec::new();
+            let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.unwrap_or_else(|e| panic!("list {prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+                keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            }
+            keys.sort();
+            keys
+        })
+    }
+
+    pub fn size(&self, key: &str) -> i64 {
+        self.runtime.block_on(async {
+            let out = self.client.head_object().bucket(&self.bucket).key(key).send().await;
+            out.unwrap_or_else(|e| panic!("head {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))
+                .content_length()
+                .unwrap_or(-1)
+        })
+    }
+
+    /// Keys of the multipart uploads still open under `prefix`.
+    pub fn open_uploads(&self, prefix: &str) -> Vec<String> {
+        self.runtime.block_on(async {
+            let out = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("list uploads {prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+            out.uploads().iter().filter_map(|u| u.key().map(str::to_string)).collect()
+        })
+    }
+
+    pub fn bundle(&self, url: &str) -> pg2redshift_bundle::Bundle {
+        let (_, key) = split_url(url);
+        let text = String::from_utf8(self.get(&key)).expect("bundle.json is UTF-8");
+        pg2redshift_bundle::Bundle::from_json(&text).unwrap_or_else(|e| panic!("{url}: {e}"))
+    }
+
+    /// The rows of a bundle, read through its manifest as COPY would, after checking that the
+    /// manifest lists exactly the bundle's files with their real sizes.
+    pub fn rows(&self, bundle: &pg2redshift_bundle::Bundle) -> Vec<Vec<redshift_csv::Field>> {
+        use std::io::Read;
+        let manifest: pg2redshift_bundle::Manifest =
+            serde_json::from_slice(&self.get(&bundle.manifest_key)).expect("manifest.json parses");
+        assert_eq!(manifest.entries.len(), bundle.files.len(), "manifest and bundle list the same files");
+        let mut rows = Vec::new();
+        for (entry, file) in manifest.entries.iter().zip(&bundle.files) {
+            let (bucket, key) = split_url(&entry.url);
+            assert_eq!(bucket, self.bucket);
+            assert_eq!(key, file.key);
+            assert!(entry.mandatory);
+            assert_eq!(entry.meta.content_length as i64, self.size(&key), "{key}: manifest size");
+            let gz = self.get(&key);
+            let mut csv = Vec::new();
+            flate2::read::GzDecoder::new(gz.as_slice()).read_to_end(&mut csv).expect("valid gzip");
+            assert_eq!(csv.len() as u64, file.raw_bytes, "{key}: raw size");
+            let parsed = redshift_csv::parse(&csv).unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(parsed.len() as u64, file.rows, "{key}: row count");
+            rows.extend(parsed);
+        }
+        rows
+    }
+}

@@ -1,0 +1,149 @@
+//! s3s-fs with the one call it lacks that the tests need: ListMultipartUploads, to prove that a
+//! failed or cancelled export leaves no upload open. Every other call goes to s3s-fs unchanged.
+
+use std::path::PathBuf;
+
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result};
+use s3s_fs::FileSystem;
+
+pub struct Store {
+    fs: FileSystem,
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn new(fs: FileSystem, root: PathBuf) -> Store {
+        Store { fs, root }
+    }
+
+    /// s3s-fs (pinned at 0.14.1) keeps an open upload's attributes in
+    /// `.bucket-<b64 bucket>.object-<b64 key>.upload-<uuid>.metadata.json` under its root,
+    /// and the upload itself in `.upload-<uuid>.json`; both go away on complete and abort.
+    fn open_uploads(&self, bucket: &str, prefix: &str) -> std::io::Result<Vec<MultipartUpload>> {
+        let b64 = base64_simd::URL_SAFE_NO_PAD;
+        let mut uploads = Vec::new();
+        for entry in std::fs::read_dir(&self.root)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(rest) = name.strip_prefix(".bucket-").and_then(|r| r.strip_suffix(".metadata.json")) else {
+                continue;
+            };
+            let Some((b, rest)) = rest.split_once(".object-") else { continue };
+            let Some((k, upload_id)) = rest.split_once(".upload-") else { continue };
+            let (Ok(b), Ok(k)) = (b64.decode_to_vec(b), b64.decode_to_vec(k)) else { continue };
+            let (Ok(b), Ok(key)) = (String::from_utf8(b), String::from_utf8(k)) else { continue };
+            if b != bucket || !key.starts_with(prefix) || !self.root.join(format!(".upload-{upload_id}.json")).exists() {
+                continue;
+            }
+            let initiated = entry.metadata().and_then(|m| m.modified()).ok().map(Timestamp::from);
+            uploads.push(MultipartUpload {
+                key: Some(key),
+                upload_id: Some(upload_id.to_string()),
+                initiated,
+                ..Default::default()
+            });
+        }
+        uploads.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(uploads)
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for Store {
+    async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.fs.abort_multipart_upload(req).await
+    }
+
+    async fn complete_multipart_upload(&self, req: S3Request<CompleteMultipartUploadInput>) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        self.fs.complete_multipart_upload(req).await
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.fs.copy_object(req).await
+    }
+
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.fs.create_bucket(req).await
+    }
+
+    async fn create_multipart_upload(&self, req: S3Request<CreateMultipartUploadInput>) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.fs.create_multipart_upload(req).await
+    }
+
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.fs.delete_bucket(req).await
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.fs.delete_object(req).await
+    }
+
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.fs.delete_objects(req).await
+    }
+
+    async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.fs.get_bucket_location(req).await
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        self.fs.get_object(req).await
+    }
+
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.fs.head_bucket(req).await
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.fs.head_object(req).await
+    }
+
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        self.fs.list_buckets(req).await
+    }
+
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        self.fs.list_objects(req).await
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.fs.list_objects_v2(req).await
+    }
+
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        self.fs.list_parts(req).await
+    }
+
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        self.fs.put_object(req).await
+    }
+
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        self.fs.upload_part(req).await
+    }
+
+    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.fs.upload_part_copy(req).await
+    }
+
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let uploads = self
+            .open_uploads(&input.bucket, &prefix)
+            .map_err(|e| s3s::s3_error!(InternalError, "cannot list uploads: {e}"))?;
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            is_truncated: Some(false),
+            uploads: Some(uploads),
+            ..Default::default()
+        }))
+    }
+}

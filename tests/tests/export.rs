@@ -1,0 +1,257 @@
+//! redshift_export() against the real stack: values survive the trip through gzipped CSV in S3
+//! exactly (read back by Redshift's documented CSV rules), values Redshift cannot hold are
+//! refused or changed only under an explicit policy, and a refused export leaves nothing behind.
+
+use e2e::redshift_csv::Field;
+use e2e::{S3, describe, expect_sqlstate, export, export_database, unique_prefix};
+
+fn text(field: &Field) -> Option<&str> {
+    field.as_varchar()
+}
+
+#[test]
+fn every_value_comes_back_exactly() {
+    let mut db = export_database("e2e_export_roundtrip");
+    // The caller's own settings must not leak into the files.
+    db.batch_execute(
+        "SET DateStyle = 'SQL, DMY'; SET TimeZone = 'America/New_York'; SET IntervalStyle = 'sql_standard';
+         SET extra_float_digits = -3; SET bytea_output = 'escape';
+         CREATE TABLE nasty (
+             id int PRIMARY KEY, t text, b bytea, j json, jb jsonb, n numeric(12,3), f float8, r real,
+             ts timestamp, tstz timestamptz, d date, tm time, ttz timetz, iv interval, u uuid,
+             arr text[], bo bool, mo money, big numeric, ch char(3), rng int4range);",
+    )
+    .unwrap();
+    let long_ascii = "x".repeat(65535);
+    let long_utf8 = "😀".repeat(16383) + "abc"; // 65535 bytes
+    let texts: Vec<Option<String>> = vec![
+        Some("plain".into()),
+        Some(String::new()),
+        None,
+        Some("line\nfeed".into()),
+        Some("carriage\rreturn".into()),
+        Some("crlf\r\nend\r\n".into()),
+        Some("comma, \"quotes\", \"\"".into()),
+        Some("back\\slash \\\\ \\n".into()),
+        Some("\\N".into()),
+        Some("NULL".into()),
+        Some("4-byte 😀𝄞 and é".into()),
+        Some("  padded  ".into()),
+        Some("\"".into()),
+        Some(",".into()),
+        Some(long_ascii),
+        Some(long_utf8),
+    ];
+    for (i, t) in texts.iter().enumerate() {
+        db.execute("INSERT INTO nasty (id, t) VALUES ($1, $2)", &[&(i as i32), t]).unwrap();
+    }
+    db.batch_execute(
+        r#"INSERT INTO nasty VALUES (100, 'all types', '\x00ff0a2c22', '{"b" : 1, "a": [1, 2.50, "x y"], "a": null}',
+             '{"k": "v\"q", "n": 1.50}', -123456789.125, 0.1, 1.5e-7,
+             '2024-02-29 23:59:59.123456', '2024-01-01 12:00:00+02', '0001-01-01', '24:00:00', '12:34:56+14:59',
+             '1 year 2 months 3 days 04:05:06.5', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+             '{"a,b","c\"d",NULL,""}', true, '1234.56', 12345678901234567890123456.0123456789, 'ab', '[1,5)');
+           INSERT INTO nasty (id, f, tstz, mo) VALUES (101, '-0', '1999-12-31 23:59:59.999999-11:30', '-0.01');"#,
+    )
+    .unwrap();
+
+    let prefix = unique_prefix("roundtrip");
+    let result = export(&mut db, &format!("redshift_export('nasty', prefix => '{prefix}')"));
+    assert_eq!(result.len(), 1);
+    let r = &result[0];
+    assert_eq!(r.table_name, "\"public\".\"nasty\"");
+    assert_eq!(r.rows, texts.len() as i64 + 2);
+    assert_eq!(r.changed_values, 0);
+    assert!(r.bundle_url.contains(&format!("/{prefix}/e2e_export_roundtrip/public.nasty/{}/bundle.json", r.export_id)));
+
+    // The caller's settings are back once the export returns.
+    let tz: String = db.query_one("SHOW TimeZone", &[]).unwrap().get(0);
+    assert_eq!(tz, "America/New_York");
+    let ds: String = db.query_one("SHOW DateStyle", &[]).unwrap().get(0);
+    assert_eq!(ds, "SQL, DMY");
+
+    let s3 = S3::stack();
+    let bundle = s3.bundle(&r.bundle_url);
+    assert_eq!(bundle.export_id, r.export_id);
+    assert_eq!(bundle.totals.rows as i64, r.rows);
+    assert_eq!(bundle.totals.compressed_bytes as i64, r.bytes_gzip);
+    assert_eq!(bundle.totals.raw_bytes as i64, r.bytes);
+    assert_eq!(bundle.columns.len(), 21);
+    assert_eq!(bundle.export.len(), 1);
+    assert_eq!(bundle.source.table, "nasty");
+    assert!(bundle.create_table_sql.starts_with("CREATE TABLE \"public\".\"nasty\""));
+    assert!(bundle.changes.columns.is_empty());
+    let rows = s3.rows(&bundle);
+    assert_eq!(rows.len() as i64, r.rows);
+    let by_id = |id: i32| {
+        rows.iter()
+            .find(|row| row[0] == Field::Text(id.to_string()))
+            .unwrap_or_else(|| panic!("row {id} missing"))
+    };
+
+    for (i, expected) in texts.iter().enumerate() {
+        let row = by_id(i as i32);
+        assert_eq!(row.len(), 21);
+        assert_eq!(text(&row[1]), expected.as_deref(), "text of row {i}");
+        // Empty strings are quoted so that they are not mistaken for NULL by other types.
+        if expected.as_deref() == Some("") {
+            assert_eq!(row[1], Field::Text(String::new()));
+        }
+        assert_eq!(row[2], Field::Null, "NULL bytea of row {i}");
+    }
+
+    let row = by_id(100);
+    let cell = |i: usize| text(&row[i]).unwrap_or_else(|| panic!("column {i} is NULL"));
+    assert_eq!(cell(2), "00ff0a2c22", "bytea as hex without \\x");
+    // json keeps key order and duplicates, only whitespace goes.
+    assert_eq!(cell(3), r#"{"b":1,"a":[1,2.50,"x y"],"a":null}"#);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(cell(4)).unwrap(),
+        serde_json::json!({"k": "v\"q", "n": 1.50})
+    );
+    assert_eq!(cell(5), "-123456789.125");
+    assert_eq!(cell(6), "0.1", "shortest exact float, whatever extra_float_digits the caller has");
+    assert_eq!(cell(7), "1.5e-07");
+    assert_eq!(cell(8), "2024-02-29 23:59:59.123456");
+    assert_eq!(cell(9), "2024-01-01 10:00:00+00", "timestamptz in UTC with offset");
+    assert_eq!(cell(10), "0001-01-01");
+    assert_eq!(cell(11), "24:00:00");
+    assert_eq!(cell(12), "12:34:56+14:59");
+    assert_eq!(cell(13), "P1Y2M3DT4H5M6.5S");
+    assert_eq!(cell(14), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    assert_eq!(cell(15), r#"["a,b","c\"d",null,""]"#);
+    assert_eq!(cell(16), "true");
+    assert_eq!(cell(17), "1234.56");
+    assert_eq!(cell(18), "12345678901234567890123456.0123456789");
+    assert_eq!(cell(19), "ab ", "char(n) keeps its padding");
+    assert_eq!(cell(20), r#"{"lower":1,"upper":5,"lower_inc":true,"upper_inc":false}"#);
+
+    let row = by_id(101);
+    assert_eq!(text(&row[6]), Some("-0"));
+    assert_eq!(text(&row[9]), Some("2000-01-01 11:29:59.999999+00"));
+    assert_eq!(text(&row[17]), Some("-0.01"));
+
+    // The export is on record.
+    let (status, tables): (String, Vec<String>) = {
+        let row = db
+            .query_one("SELECT status, tables FROM redshift_export_history WHERE export_id = $1", &[&r.export_id])
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(status, "committed");
+    assert_eq!(tables, vec!["\"public\".\"nasty\"".to_string()]);
+}
+
+/// Every refused value: the SQLSTATE, and a message naming table, column and row.
+#[test]
+fn values_redshift_cannot_hold_are_refused_and_nothing_is_left() {
+    let mut db = export_database("e2e_export_refusals");
+    let s3 = S3::stack();
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("text", "repeat('x', 65536)", "22001", "65536 bytes"),
+        ("text", "repeat('é', 32768)", "22001", "65536 bytes"),
+        ("bytea", "decode(repeat('ab', 1024001), 'hex')", "22001", "1024001 bytes"),
+        ("float8", "'NaN'", "22003", "NaN"),
+        ("float8", "'-Infinity'", "22003", "-Infinity"),
+        ("real", "'Infinity'", "22003", "Infinity"),
+        ("numeric", "'NaN'", "22003", "NaN"),
+        ("numeric", "0.00000000001", "22003", "DECIMAL(38,10)"),
+        ("numeric", "1e28", "22003", "DECIMAL(38,10)"),
+        ("numeric(50,2)", "1e40", "22003", "DECIMAL(38,2)"),
+        ("timestamp", "'infinity'", "22008", "infinity"),
+        ("timestamptz", "'-infinity'", "22008", "-infinity"),
+        ("date", "'0044-03-15 BC'", "22008", "BC"),
+        ("timestamp", "'0001-01-01 00:00 BC'", "22008", "BC"),
+        ("date", "'294277-01-01'", "22008", "294277"),
+        ("timetz", "'12:00+15'", "22008", "+15"),
+    ];
+    for (i, (ty, value, code, detail)) in cases.iter().enumerate() {
+        let table = format!("bad_{i}");
+        db.batch_execute(&format!(
+            "CREATE TABLE {table} (id int PRIMARY KEY, ok text, v {ty});
+             INSERT INTO {table} SELECT g, 'fine', NULL FROM generate_series(1, 5000) g;
+             INSERT INTO {table} VALUES (7777777, 'fine', {value});"
+        ))
+        .unwrap_or_else(|e| panic!("{ty} {value}: {}", describe(&e)));
+        let prefix = unique_prefix(&table);
+        let message = expect_sqlstate(&mut db, &format!("SELECT * FROM redshift_export('{table}', prefix => '{prefix}')"), code);
+        for part in [format!("\"public\".\"{table}\""), "column \"v\"".into(), "(id)=(7777777)".into(), detail.to_string()] {
+            assert!(message.contains(&part), "{ty} {value}: message {message:?} lacks {part:?}");
+        }
+        assert_eq!(s3.keys(&prefix), Vec::<String>::new(), "{ty} {value}: files left behind");
+        assert_eq!(s3.open_uploads(&prefix), Vec::<String>::new(), "{ty} {value}: uploads left open");
+    }
+    // A row without a primary key is named by its ctid.
+    db.batch_execute("CREATE TABLE heap (v float8); INSERT INTO heap VALUES (1), ('NaN');").unwrap();
+    let message = expect_sqlstate(&mut db, "SELECT * FROM redshift_export('heap')", "22003");
+    assert!(message.contains("ctid (0,2)"), "{message}");
+}
+
+#[test]
+fn policies_change_values_only_when_asked_and_count_them() {
+    let mut db = export_database("e2e_export_policies");
+    db.batch_execute(
+        "CREATE TABLE p (id int PRIMARY KEY, t text, f float8, req text NOT NULL);
+         INSERT INTO p VALUES (1, repeat('é', 40000), 'NaN', 'ok'), (2, 'short', 'Infinity', 'ok'), (3, NULL, 1, 'ok');",
+    )
+    .unwrap();
+    let s3 = S3::stack();
+
+    let r = &export(&mut db, "redshift_export('p', on_unrepresentable => 'null')")[0];
+    assert_eq!(r.changed_values, 3);
+    let bundle = s3.bundle(&r.bundle_url);
+    assert_eq!(bundle.changes.policy, pg2redshift_bundle::OnUnrepresentable::Null);
+    assert_eq!(bundle.changes.columns.get("t"), Some(&1));
+    assert_eq!(bundle.changes.columns.get("f"), Some(&2));
+    assert_eq!(bundle.changes.total, 3);
+    let rows = s3.rows(&bundle);
+    assert!(rows.iter().all(|row| row[2] == Field::Null || row[2] == Field::Text("1".into())));
+    assert_eq!(rows.iter().filter(|row| row[1] == Field::Null).count(), 2);
+
+    // Truncation applies to lengths only: the NaN still stops the export.
+    expect_sqlstate(&mut db, "SELECT * FROM redshift_export('p', on_unrepresentable => 'truncate')", "22003");
+    db.batch_execute("UPDATE p SET f = 0").unwrap();
+    let r = &export(&mut db, "redshift_export('p', on_unrepresentable => 'truncate')")[0];
+    assert_eq!(r.changed_values, 1);
+    let rows = s3.rows(&s3.bundle(&r.bundle_url));
+    let cut = rows.iter().find(|row| row[0] == Field::Text("1".into())).unwrap();
+    // 65535 bytes hold 32767 two-byte characters: the cut never splits one.
+    assert_eq!(text(&cut[1]), Some("é".repeat(32767).as_str()));
+
+    // NULL is no way out for a NOT NULL column.
+    db.batch_execute("UPDATE p SET req = repeat('x', 70000) WHERE id = 3").unwrap();
+    expect_sqlstate(&mut db, "SELECT * FROM redshift_export('p', on_unrepresentable => 'null')", "22001");
+    expect_sqlstate(&mut db, "SELECT * FROM redshift_export('p', on_unrepresentable => 'drop')", "22023");
+}
+
+#[test]
+fn large_tables_are_split_into_files_listed_by_the_manifest() {
+    let mut db = export_database("e2e_export_files");
+    db.batch_execute(
+        "CREATE TABLE wide (id bigint PRIMARY KEY, pad text);
+         INSERT INTO wide SELECT g, md5(g::text) || repeat(md5((g * 7)::text), 6) FROM generate_series(1, 60000) g;",
+    )
+    .unwrap();
+    let s3 = S3::stack();
+    let prefix = unique_prefix("files");
+    let r = &export(&mut db, &format!("redshift_export('wide', prefix => '{prefix}', chunk_size => 1048576, gzip_level => 1)"))[0];
+    assert_eq!(r.rows, 60000);
+    assert!(r.files >= 10, "about 13 MB of CSV in 1 MiB chunks: {} files", r.files);
+    let bundle = s3.bundle(&r.bundle_url);
+    for (n, file) in bundle.files.iter().enumerate() {
+        assert!(file.key.ends_with(&format!("part-{n:05}.csv.gz")), "{}", file.key);
+        assert!(file.raw_bytes >= 1 << 20 || n + 1 == bundle.files.len(), "only the last file is short");
+    }
+    let keys = s3.keys(&prefix);
+    assert_eq!(keys.len(), bundle.files.len() + 2, "data files, manifest.json, bundle.json and nothing else");
+    let rows = s3.rows(&bundle);
+    let ids: std::collections::BTreeSet<i64> = rows.iter().map(|row| text(&row[0]).unwrap().parse().unwrap()).collect();
+    assert_eq!(ids.len(), 60000);
+    assert_eq!(s3.open_uploads(&prefix), Vec::<String>::new());
+
+    // An empty table still gets one (empty) file, so COPY has something to read.
+    db.batch_execute("CREATE TABLE empty (id int)").unwrap();
+    let r = &export(&mut db, "redshift_export('empty')")[0];
+    assert_eq!((r.rows, r.files), (0, 1));
+    assert!(s3.rows(&s3.bundle(&r.bundle_url)).is_empty());
+}
