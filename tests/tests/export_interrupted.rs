@@ -28,11 +28,11 @@ fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>
     }
 }
 
+/// Rows returned, or the SQLSTATE and message of the failure.
+type Outcome = Result<u64, (String, String)>;
+
 /// Starts an export of `big` in another session; returns its backend pid and the join handle.
-fn start_export(
-    call: String,
-    setup: &'static str,
-) -> (i32, std::thread::JoinHandle<Result<u64, (String, String)>>) {
+fn start_export(call: String, setup: &'static str) -> (i32, std::thread::JoinHandle<Outcome>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let handle = std::thread::spawn(move || {
         let mut db = connect(&database_url());
