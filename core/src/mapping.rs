@@ -72,7 +72,7 @@ pub fn map_type(ty: &SourceType, options: &MappingOptions) -> TypeMapping {
         TypeKind::Range | TypeKind::Multirange => {
             return noted(
                 RedshiftType::Super,
-                "range exported as JSON: {\"lower\",\"upper\",\"lower_inc\",\"upper_inc\"} (a multirange as an array of those)",
+                "range exported as JSON: {\"lower\",\"upper\",\"lower_inc\",\"upper_inc\"} or {\"empty\":true} (a multirange as an array of those)",
             );
         }
         TypeKind::Enum { longest_label_bytes } => {
