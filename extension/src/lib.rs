@@ -37,12 +37,15 @@ fn redshift_export_version() -> String {
 
 extension_sql!(
     r#"
--- Members of this role may run exports (EXECUTE is revoked from PUBLIC below).
+-- Members of this role may run exports (EXECUTE is revoked from PUBLIC below). Roles are
+-- cluster-wide: CREATE EXTENSION in a second database, or two at once, finds it existing.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pg2redshift_exporter') THEN
         CREATE ROLE pg2redshift_exporter NOLOGIN;
     END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
 END
 $$;
 
