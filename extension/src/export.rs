@@ -25,8 +25,10 @@ use crate::s3::S3Config;
 
 /// Redshift's COPY refuses rows longer than 4 MB.
 pub const MAX_ROW_BYTES: usize = 4 * 1024 * 1024;
-/// Rows fetched from a cursor at a time.
+/// Rows fetched from a cursor at a time, at most; wide rows get smaller batches so a batch
+/// holds about `FETCH_BYTES` of text.
 const FETCH_ROWS: i64 = 1000;
+const FETCH_BYTES: u64 = 8 * 1024 * 1024;
 
 pub struct ExportSettings {
     pub s3: S3Config,
@@ -287,11 +289,14 @@ fn stream_table(
 
     out.keys.push(job.location.part_key(0));
     pipeline.start_file(out.keys[0].clone())?;
+    let mut fetch_rows = 16;
     loop {
-        let batch = cursor.fetch(FETCH_ROWS)?;
+        let batch = cursor.fetch(fetch_rows)?;
         if batch.is_empty() {
             break;
         }
+        let bytes_before = out.raw_bytes + block.len() as u64;
+        let rows_in_batch = batch.len() as u64;
         for row in batch {
             if block.is_empty() && file_bytes >= settings.chunk_bytes {
                 // Start the next file only when there is a row for it.
@@ -343,6 +348,8 @@ fn stream_table(
                 flush(pipeline, &mut block, &mut block_rows, &mut file_bytes, &mut out)?;
             }
         }
+        let batch_bytes = (out.raw_bytes + block.len() as u64).saturating_sub(bytes_before).max(1);
+        fetch_rows = (FETCH_BYTES * rows_in_batch / batch_bytes).clamp(1, FETCH_ROWS as u64) as i64;
         progress::rows(out.rows, out.raw_bytes + block.len() as u64);
         progress::files(pipeline.files.len(), pipeline.files.iter().map(|f| f.compressed_bytes).sum());
         pgrx::check_for_interrupts!();

@@ -121,7 +121,11 @@ pub fn register() {
         GucContext::Suset,
         secret,
     );
-    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"pg2redshift".as_ptr()) };
+    // PostgreSQL 15+: refuse unknown pg2redshift.* settings (typos) instead of keeping them.
+    #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+    unsafe {
+        pgrx::pg_sys::MarkGUCPrefixReserved(c"pg2redshift".as_ptr())
+    };
 }
 
 /// A string setting, with the empty string meaning unset.
