@@ -173,19 +173,25 @@ pub fn export(requests: Vec<TableRequest>, settings: &ExportSettings) -> Result<
             let urls: Vec<(String, u64)> =
                 bundle.files.iter().map(|f| (format!("s3://{}/{}", settings.s3.bucket, f.key), f.compressed_bytes)).collect();
             let manifest = Manifest::of_files(urls.iter().map(|(url, size)| (url.as_str(), *size)));
-            let body = serde_json::to_vec(&manifest).map_err(ExportError::Serialize)?;
+            let body = match serde_json::to_vec(&manifest) {
+                Ok(body) => body,
+                Err(err) => return Err(fail(pipeline, ExportError::Serialize(err))),
+            };
             if let Err(err) = pipeline.put(bundle.manifest_key.clone(), body, "application/json") {
                 return Err(fail(pipeline, err.into()));
             }
         }
         for (bundle, job) in bundles.iter().zip(&jobs) {
-            let body = bundle.to_json().map_err(ExportError::Serialize)?.into_bytes();
+            let body = match bundle.to_json() {
+                Ok(json) => json.into_bytes(),
+                Err(err) => return Err(fail(pipeline, ExportError::Serialize(err))),
+            };
             if let Err(err) = pipeline.put(job.location.bundle_key(), body, "application/json") {
                 return Err(fail(pipeline, err.into()));
             }
         }
         if let Err(err) = pipeline.finish() {
-            return Err(err.into());
+            return Err(fail(pipeline, err.into()));
         }
         progress::end();
 

@@ -58,8 +58,12 @@ fn export_settings(
     let chunk_bytes = match chunk_size {
         Some(bytes) => u64::try_from(bytes)
             .ok()
-            .filter(|b| *b >= settings::MIN_CHUNK_SIZE_KB as u64 * 1024)
-            .ok_or(InvalidOption { option: "chunk_size", value: bytes.to_string(), expected: "at least 1048576 bytes" })?,
+            .filter(|b| (settings::MIN_CHUNK_SIZE_KB as u64 * 1024..=settings::MAX_CHUNK_SIZE_KB as u64 * 1024).contains(b))
+            .ok_or(InvalidOption {
+                option: "chunk_size",
+                value: bytes.to_string(),
+                expected: "from 1048576 (1 MiB) to 68719476736 (64 GiB) bytes",
+            })?,
         None => settings::CHUNK_SIZE_KB.get() as u64 * 1024,
     };
     let gzip_level = gzip_level.unwrap_or_else(|| settings::GZIP_LEVEL.get());

@@ -90,6 +90,8 @@ pub enum PipelineError {
 /// The backend's handle on the helper threads.
 pub struct Pipeline {
     commands: Option<Sender<Command>>,
+    /// Set on abort: the helpers drop queued work and go straight to cleanup.
+    cancel: tokio::sync::watch::Sender<bool>,
     events: Receiver<Event>,
     threads: Vec<JoinHandle<()>>,
     /// Files completed so far, in completion order.
@@ -102,16 +104,26 @@ impl Pipeline {
         let (command_tx, command_rx) = crossbeam_channel::bounded(QUEUE_BLOCKS);
         let (upload_tx, upload_rx) = mpsc::channel(PART_QUEUE);
         let (event_tx, event_rx) = crossbeam_channel::unbounded();
-        let mut pipeline =
-            Pipeline { commands: Some(command_tx), events: event_rx, threads: Vec::new(), files: Vec::new(), done: false };
+        let (cancel, cancelled) = tokio::sync::watch::channel(false);
+        let mut pipeline = Pipeline {
+            commands: Some(command_tx),
+            cancel,
+            events: event_rx,
+            threads: Vec::new(),
+            files: Vec::new(),
+            done: false,
+        };
         let uploader_events = event_tx.clone();
+        let uploader_cancelled = cancelled.clone();
         pipeline.threads.push(
-            spawn_without_signals("pg2redshift upload", move || run_uploader(s3, upload_rx, uploader_events))
-                .map_err(PipelineError::Spawn)?,
+            spawn_without_signals("pg2redshift upload", move || {
+                run_uploader(s3, upload_rx, uploader_events, uploader_cancelled)
+            })
+            .map_err(PipelineError::Spawn)?,
         );
         let level = Compression::new(gzip_level.clamp(1, 9));
         pipeline.threads.push(
-            spawn_without_signals("pg2redshift gzip", move || run_compressor(command_rx, upload_tx, level))
+            spawn_without_signals("pg2redshift gzip", move || run_compressor(command_rx, upload_tx, level, cancelled))
                 .map_err(PipelineError::Spawn)?,
         );
         drop(event_tx);
@@ -149,7 +161,7 @@ impl Pipeline {
     }
 
     /// Ends the export successfully: nothing is removed any more.
-    pub fn finish(mut self) -> Result<(), PipelineError> {
+    pub fn finish(&mut self) -> Result<(), PipelineError> {
         self.send(Command::Finish)?;
         loop {
             if let Some(Event::Finished) = self.wait_event()? {
@@ -170,20 +182,22 @@ impl Pipeline {
         }
         self.done = true;
         self.commands = None;
+        let _ = self.cancel.send(true);
         let deadline = Instant::now() + CLEANUP_DEADLINE + Duration::from_secs(5);
-        let mut leftovers = Vec::new();
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.events.recv_timeout(left) {
-                Ok(Event::CleanedUp(left)) => {
-                    leftovers = left;
-                    break;
+                Ok(Event::CleanedUp(leftovers)) => {
+                    self.join();
+                    return leftovers;
                 }
                 Ok(_) => continue,
                 Err(_) => break,
             }
         }
-        self.join();
-        leftovers
+        // The helpers did not finish in time (S3 hanging): leave them to finish on their own
+        // rather than block the backend. They own their data and touch no Postgres state.
+        self.threads.clear();
+        vec![format!("whatever the export wrote (cleanup did not finish within {} s)", CLEANUP_DEADLINE.as_secs())]
     }
 
     fn join(&mut self) {
@@ -290,11 +304,19 @@ struct OpenFile {
     raw_bytes: u64,
 }
 
-fn run_compressor(commands: Receiver<Command>, uploads: mpsc::Sender<Upload>, level: Compression) {
+fn run_compressor(
+    commands: Receiver<Command>,
+    uploads: mpsc::Sender<Upload>,
+    level: Compression,
+    cancelled: tokio::sync::watch::Receiver<bool>,
+) {
     let mut file: Option<OpenFile> = None;
     // A closed command channel without Finish means the backend gave up: dropping `uploads`
-    // without Finish tells the uploader to clean up.
+    // without Finish tells the uploader to clean up. Queued work is dropped once cancelled.
     while let Ok(command) = commands.recv() {
+        if *cancelled.borrow() {
+            return;
+        }
         let upload = match command {
             Command::StartFile { key } => {
                 let encoder = GzEncoder::new(Vec::with_capacity(PART_BYTES + BLOCK_BYTES), level);
@@ -348,7 +370,12 @@ struct Uploader {
     events: Sender<Event>,
 }
 
-fn run_uploader(s3: S3Config, uploads: mpsc::Receiver<Upload>, events: Sender<Event>) {
+fn run_uploader(
+    s3: S3Config,
+    uploads: mpsc::Receiver<Upload>,
+    events: Sender<Event>,
+    cancelled: tokio::sync::watch::Receiver<bool>,
+) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
@@ -357,32 +384,54 @@ fn run_uploader(s3: S3Config, uploads: mpsc::Receiver<Upload>, events: Sender<Ev
                 bucket: s3.bucket.clone(),
                 key: String::new(),
                 detail: format!("could not start the I/O runtime: {err}"),
+                transient: false,
             }));
             let _ = events.send(Event::CleanedUp(Vec::new()));
             return;
         }
     };
-    runtime.block_on(upload_loop(s3, uploads, events));
+    runtime.block_on(upload_loop(s3, uploads, events, cancelled));
+    // Do not wait on stray blocking work (e.g. a DNS lookup) of a stalled endpoint.
+    runtime.shutdown_timeout(Duration::from_secs(1));
 }
 
-async fn upload_loop(s3: S3Config, mut uploads: mpsc::Receiver<Upload>, events: Sender<Event>) {
+async fn upload_loop(
+    s3: S3Config,
+    mut uploads: mpsc::Receiver<Upload>,
+    events: Sender<Event>,
+    mut cancelled: tokio::sync::watch::Receiver<bool>,
+) {
     let client = crate::s3::client(&s3).await;
     let bucket = std::sync::Arc::new(Bucket { client, name: s3.bucket.clone() });
     let mut up = Uploader { bucket, current: None, in_flight: JoinSet::new(), written: Vec::new(), events: events.clone() };
     loop {
         let Some(upload) = uploads.recv().await else { break };
-        let result = match upload {
-            Upload::Part { key, data } => up.part(key, data).await,
-            Upload::Last { key, data, rows, raw_bytes } => up.last(key, data, rows, raw_bytes).await,
-            Upload::Put { key, body, content_type } => up.put(key, body, content_type).await,
-            Upload::Finish => {
+        if *cancelled.borrow() {
+            break;
+        }
+        let work = async {
+            match upload {
+                Upload::Part { key, data } => up.part(key, data).await.map(|()| false),
+                Upload::Last { key, data, rows, raw_bytes } => up.last(key, data, rows, raw_bytes).await.map(|()| false),
+                Upload::Put { key, body, content_type } => up.put(key, body, content_type).await.map(|()| false),
+                Upload::Finish => Ok(true),
+            }
+        };
+        // An abort interrupts the request in progress rather than waiting for its retries.
+        let result = tokio::select! {
+            result = work => result,
+            _ = cancelled.wait_for(|c| *c) => break,
+        };
+        match result {
+            Ok(true) => {
                 let _ = events.send(Event::Finished);
                 return;
             }
-        };
-        if let Err(err) = result {
-            let _ = events.send(Event::Failed(err));
-            break;
+            Ok(false) => {}
+            Err(err) => {
+                let _ = events.send(Event::Failed(err));
+                break;
+            }
         }
     }
     drop(uploads);
@@ -415,6 +464,7 @@ impl Uploader {
             bucket: self.bucket.name.clone(),
             key: self.current.as_ref().map(|c| c.key.clone()).unwrap_or_default(),
             detail: format!("the upload task failed: {err}"),
+            transient: false,
         })??;
         if let Some(current) = self.current.as_mut() {
             current.parts.push(part);
@@ -426,6 +476,7 @@ impl Uploader {
         let compressed_bytes = if self.current.is_none() {
             // The whole file fit in one part: a single PUT.
             let size = data.len() as u64;
+            self.written.push(key.clone());
             self.bucket.put(&key, data, GZIP_CONTENT_TYPE).await?;
             size
         } else {
@@ -435,20 +486,21 @@ impl Uploader {
             }
             let Some(current) = self.current.take() else { return Ok(()) };
             let parts = current.parts.clone();
-            // Until completed, the upload must still be aborted on failure.
+            // Until completed, the upload must still be aborted on failure; and the object
+            // may exist even if the answer is lost, so cleanup also deletes the key.
             self.current = Some(current);
             let id = self.current.as_ref().map(|c| c.upload_id.clone()).unwrap_or_default();
+            self.written.push(key.clone());
             self.bucket.complete_upload(&key, &id, parts).await?;
             self.current.take().map(|c| c.compressed_bytes).unwrap_or_default()
         };
-        self.written.push(key.clone());
         let _ = self.events.send(Event::FileDone(UploadedFile { key, rows, raw_bytes, compressed_bytes }));
         Ok(())
     }
 
     async fn put(&mut self, key: String, body: Vec<u8>, content_type: &'static str) -> Result<(), S3Error> {
+        self.written.push(key.clone());
         self.bucket.put(&key, body, content_type).await?;
-        self.written.push(key);
         let _ = self.events.send(Event::Written);
         Ok(())
     }
@@ -465,9 +517,14 @@ impl Uploader {
         {
             leftovers.push(format!("s3://{}/{} (multipart upload {})", self.bucket.name, open.key, open.upload_id));
         }
-        for key in self.written.drain(..).rev() {
+        // Newest first, stopping at the first failure: a bundle.json is never left pointing at
+        // data that is gone.
+        let mut written = std::mem::take(&mut self.written);
+        written.dedup();
+        while let Some(key) = written.pop() {
             if self.bucket.delete(&key, deadline).await.is_err() {
                 leftovers.push(format!("s3://{}/{key}", self.bucket.name));
+                leftovers.extend(written.drain(..).rev().map(|k| format!("s3://{}/{k}", self.bucket.name)));
             }
         }
         leftovers

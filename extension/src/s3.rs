@@ -7,7 +7,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
@@ -38,6 +39,28 @@ pub struct S3Error {
     pub bucket: String,
     pub key: String,
     pub detail: String,
+    /// Worth trying again later (no answer, 5xx, throttling); a refusal such as 403 is not.
+    pub transient: bool,
+}
+
+/// No answer, a timeout, a server error or throttling.
+fn is_transient<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::ServiceError(e) => {
+            let status = e.raw().status().as_u16();
+            status >= 500 || status == 429
+        }
+        SdkError::ResponseError(_) | SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
+        _ => false,
+    }
+}
+
+/// The HTTP status of a service error.
+fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
+    match err {
+        SdkError::ServiceError(e) => Some(e.raw().status().as_u16()),
+        _ => None,
+    }
 }
 
 /// Attempts per call: S3 asks clients to retry 5xx and throttling.
@@ -79,12 +102,28 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    fn error<E: std::error::Error>(&self, operation: &'static str, key: &str, err: E) -> S3Error {
+    fn error<E: std::error::Error + Send + Sync + 'static>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        err: SdkError<E, HttpResponse>,
+    ) -> S3Error {
         S3Error {
             operation,
             bucket: self.name.clone(),
             key: key.to_string(),
+            transient: is_transient(&err),
             detail: DisplayErrorContext(err).to_string(),
+        }
+    }
+
+    fn timed_out(&self, operation: &'static str, key: &str) -> S3Error {
+        S3Error {
+            operation,
+            bucket: self.name.clone(),
+            key: key.to_string(),
+            detail: "no answer before the cleanup deadline".into(),
+            transient: true,
         }
     }
 
@@ -116,6 +155,7 @@ impl Bucket {
             bucket: self.name.clone(),
             key: key.to_string(),
             detail: "the response has no upload id".into(),
+            transient: false,
         })
     }
 
@@ -168,8 +208,15 @@ impl Bucket {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| self.error("AbortMultipartUpload", key, e))
-        })
+                .or_else(|e| {
+                    // Already completed or aborted (an earlier answer was lost): nothing is open.
+                    if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) {
+                        Ok(())
+                    } else {
+                        Err(self.error("AbortMultipartUpload", key, e))
+                    }
+                })
+        }, || self.timed_out("AbortMultipartUpload", key))
         .await
     }
 
@@ -183,24 +230,33 @@ impl Bucket {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| self.error("DeleteObject", key, e))
-        })
+                .or_else(|e| {
+                    // Never written (its upload was cut short): nothing to delete.
+                    if status(&e) == Some(404) { Ok(()) } else { Err(self.error("DeleteObject", key, e)) }
+                })
+        }, || self.timed_out("DeleteObject", key))
         .await
     }
 }
 
 /// Repeats `call` (which already retries a few times inside the SDK) until it succeeds or the
 /// deadline passes.
-async fn persist<F, Fut>(deadline: Instant, call: F) -> Result<(), S3Error>
+async fn persist<F, Fut>(deadline: Instant, call: F, timed_out: impl Fn() -> S3Error) -> Result<(), S3Error>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), S3Error>>,
 {
     loop {
-        match call().await {
-            Ok(()) => return Ok(()),
-            Err(err) if Instant::now() >= deadline => return Err(err),
-            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        // A request that hangs must not outlive the deadline either.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let err = match tokio::time::timeout(left, call()).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(err)) => err,
+            Err(_) => return Err(timed_out()),
+        };
+        if !err.transient || Instant::now() >= deadline {
+            return Err(err);
         }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -24,6 +24,9 @@ pub static SESSION_TOKEN: GucSetting<Option<CString>> = GucSetting::<Option<CStr
 pub const DEFAULT_CHUNK_SIZE_KB: i32 = 256 * 1024;
 /// Files smaller than this would make Redshift's COPY slower, not faster.
 pub const MIN_CHUNK_SIZE_KB: i32 = 1024;
+/// S3 allows 10,000 parts per upload: 8 MiB parts hold 78 GiB of gzip, and gzip never grows
+/// data by more than a fraction of a percent, so 64 GiB of CSV always fits.
+pub const MAX_CHUNK_SIZE_KB: i32 = 64 * 1024 * 1024;
 
 pub fn register() {
     GucRegistry::define_string_guc(
@@ -74,7 +77,7 @@ pub fn register() {
         c"A new data file starts once this many bytes were written to the current one.",
         &CHUNK_SIZE_KB,
         MIN_CHUNK_SIZE_KB,
-        i32::MAX,
+        MAX_CHUNK_SIZE_KB,
         GucContext::Userset,
         GucFlags::UNIT_KB,
     );
