@@ -169,9 +169,9 @@ pub fn export(requests: Vec<TableRequest>, settings: &ExportSettings) -> Result<
 
         // Commit: every manifest, then every bundle.json, so that each committed bundle's
         // siblings already have their data and manifests in place.
-        for bundle in &bundles {
+        for (bundle, job) in bundles.iter().zip(&jobs) {
             let urls: Vec<(String, u64)> =
-                bundle.files.iter().map(|f| (format!("s3://{}/{}", settings.s3.bucket, f.key), f.compressed_bytes)).collect();
+                bundle.files.iter().map(|f| (job.location.url(&f.key), f.compressed_bytes)).collect();
             let manifest = Manifest::of_files(urls.iter().map(|(url, size)| (url.as_str(), *size)));
             let body = match serde_json::to_vec(&manifest) {
                 Ok(body) => body,
@@ -286,7 +286,6 @@ fn stream_table(
 ) -> Result<Streamed, ExportError> {
     let columns = &job.plan.columns;
     let value_columns = job.query.value_columns;
-    let total_columns = value_columns + job.query.identity_columns();
     let mut out = Streamed::default();
     let mut block: Vec<u8> = Vec::with_capacity(BLOCK_BYTES + BLOCK_BYTES / 8);
     let mut block_rows = 0u64;
@@ -329,7 +328,7 @@ fn stream_table(
                             return Err(ExportError::Unrepresentable {
                                 table: qualified(&job.relation),
                                 column: column.source_name.clone(),
-                                row: describe_row(&row, job, value_columns, total_columns, out.rows),
+                                row: describe_row(&row, job, out.rows),
                                 problem,
                             });
                         }
@@ -345,7 +344,7 @@ fn stream_table(
             if row_bytes > MAX_ROW_BYTES {
                 return Err(ExportError::RowTooLarge {
                     table: qualified(&job.relation),
-                    row: describe_row(&row, job, value_columns, total_columns, out.rows),
+                    row: describe_row(&row, job, out.rows),
                     bytes: row_bytes,
                 });
             }
@@ -357,7 +356,7 @@ fn stream_table(
         let batch_bytes = (out.raw_bytes + block.len() as u64).saturating_sub(bytes_before).max(1);
         fetch_rows = (FETCH_BYTES * rows_in_batch / batch_bytes).clamp(1, FETCH_ROWS as u64) as i64;
         progress::rows(out.rows, out.raw_bytes + block.len() as u64);
-        progress::files(pipeline.files.len(), pipeline.files.iter().map(|f| f.compressed_bytes).sum());
+        progress::files(pipeline.files.len(), pipeline.uploaded_bytes);
         pgrx::check_for_interrupts!();
     }
     flush(pipeline, &mut block, &mut block_rows, &mut file_bytes, &mut out)?;
@@ -388,14 +387,10 @@ fn flush(
     Ok(())
 }
 
-fn describe_row(
-    row: &pgrx::spi::SpiHeapTupleData<'_>,
-    job: &Job,
-    value_columns: usize,
-    total_columns: usize,
-    ordinal: u64,
-) -> String {
-    let values: Vec<Option<String>> = (value_columns + 1..=total_columns)
+/// Names a row for an error message from the identity columns after the value columns.
+fn describe_row(row: &pgrx::spi::SpiHeapTupleData<'_>, job: &Job, ordinal: u64) -> String {
+    let first = job.query.value_columns + 1;
+    let values: Vec<Option<String>> = (first..first + job.query.identity_columns())
         .map(|i| row.get::<String>(i).ok().flatten())
         .collect();
     job.query.identity.describe(&values, ordinal)

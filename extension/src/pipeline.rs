@@ -96,6 +96,8 @@ pub struct Pipeline {
     threads: Vec<JoinHandle<()>>,
     /// Files completed so far, in completion order.
     pub files: Vec<UploadedFile>,
+    /// Their compressed bytes, summed.
+    pub uploaded_bytes: u64,
     done: bool,
 }
 
@@ -111,6 +113,7 @@ impl Pipeline {
             events: event_rx,
             threads: Vec::new(),
             files: Vec::new(),
+            uploaded_bytes: 0,
             done: false,
         };
         let uploader_events = event_tx.clone();
@@ -237,6 +240,7 @@ impl Pipeline {
     fn note(&mut self, event: Event) -> Result<Option<Event>, PipelineError> {
         match event {
             Event::FileDone(file) => {
+                self.uploaded_bytes += file.compressed_bytes;
                 self.files.push(file);
                 Ok(None)
             }
@@ -264,7 +268,9 @@ impl Pipeline {
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.events.recv_timeout(left) {
                 Ok(Event::Failed(err)) => return err.into(),
-                Ok(Event::FileDone(file)) => self.files.push(file),
+                Ok(event @ Event::FileDone(_)) => {
+                    let _ = self.note(event);
+                }
                 Ok(_) => continue,
                 Err(_) => break,
             }
@@ -484,12 +490,10 @@ impl Uploader {
             while !self.in_flight.is_empty() {
                 self.collect_one().await?;
             }
-            let Some(current) = self.current.take() else { return Ok(()) };
-            let parts = current.parts.clone();
-            // Until completed, the upload must still be aborted on failure; and the object
-            // may exist even if the answer is lost, so cleanup also deletes the key.
-            self.current = Some(current);
-            let id = self.current.as_ref().map(|c| c.upload_id.clone()).unwrap_or_default();
+            let Some(current) = self.current.as_ref() else { return Ok(()) };
+            let (parts, id) = (current.parts.clone(), current.upload_id.clone());
+            // `current` stays set until completed, so a failure still aborts the upload; and the
+            // object may exist even if the answer is lost, so cleanup also deletes the key.
             self.written.push(key.clone());
             self.bucket.complete_upload(&key, &id, parts).await?;
             self.current.take().map(|c| c.compressed_bytes).unwrap_or_default()

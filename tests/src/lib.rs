@@ -41,14 +41,24 @@ pub fn fresh_source_database(name: &str) -> postgres::Client {
             .batch_execute(&sql)
             .unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
     }
+    connect(&source_database_url(name))
+}
+
+/// URL of database `name` in the source cluster, as the superuser.
+pub fn source_database_url(name: &str) -> String {
     let url = stack_setting("PG2RS_SOURCE_URL");
     let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
-    connect(&format!("{base}/{name}"))
+    format!("{base}/{name}")
 }
 
 /// An S3 client for the stack's S3 server, set up as the extension and loader set theirs up
 /// for an S3-compatible server: custom endpoint, path-style addressing, static keys, a region.
 pub fn s3_client_with_secret(secret: &str) -> aws_sdk_s3::Client {
+    s3_client_at(&stack_setting("PG2RS_S3_ENDPOINT"), secret)
+}
+
+/// The same set-up for any S3-compatible endpoint.
+pub fn s3_client_at(endpoint: &str, secret: &str) -> aws_sdk_s3::Client {
     let credentials = Credentials::new(
         stack_setting("PG2RS_S3_ACCESS_KEY"),
         secret,
@@ -58,7 +68,7 @@ pub fn s3_client_with_secret(secret: &str) -> aws_sdk_s3::Client {
     );
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(stack_setting("PG2RS_S3_ENDPOINT"))
+        .endpoint_url(endpoint)
         .force_path_style(true)
         .region(Region::new(stack_setting("PG2RS_S3_REGION")))
         .credentials_provider(credentials)
@@ -201,21 +211,8 @@ impl S3 {
     /// The same keys, another S3-compatible server (e.g. one a test starts and stops).
     pub fn at(endpoint: &str) -> S3 {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        let credentials = Credentials::new(
-            stack_setting("PG2RS_S3_ACCESS_KEY"),
-            stack_setting("PG2RS_S3_SECRET_KEY"),
-            None,
-            None,
-            "pg2redshift-tests",
-        );
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .force_path_style(true)
-            .region(Region::new(stack_setting("PG2RS_S3_REGION")))
-            .credentials_provider(credentials)
-            .build();
-        S3 { runtime, client: aws_sdk_s3::Client::from_conf(config), bucket: s3_bucket() }
+        let client = s3_client_at(endpoint, &stack_setting("PG2RS_S3_SECRET_KEY"));
+        S3 { runtime, client, bucket: s3_bucket() }
     }
 
     pub fn get(&self, key: &str) -> Vec<u8> {

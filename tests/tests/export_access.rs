@@ -2,13 +2,11 @@
 //! caller's SELECT privileges and row-level security, secrets hidden from other roles, and one
 //! snapshot for every table of a multi-table export.
 
-use e2e::{S3, connect, export, export_database, expect_sqlstate, stack_setting, unique_prefix};
+use e2e::{S3, connect, export, export_database, expect_sqlstate, source_database_url, unique_prefix};
 
 fn url_as(database: &str, role: &str) -> String {
-    let url = stack_setting("PG2RS_SOURCE_URL");
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
     // Trust authentication on the local stack: any role name logs in.
-    format!("{}/{database}", base.replacen("postgres@", &format!("{role}@"), 1))
+    source_database_url(database).replacen("postgres@", &format!("{role}@"), 1)
 }
 
 #[test]
@@ -108,10 +106,7 @@ fn tables_of_one_export_share_one_snapshot() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let stop = stop.clone();
-        let url = {
-            let url = stack_setting("PG2RS_SOURCE_URL");
-            format!("{}/{DB}", url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b))
-        };
+        let url = source_database_url(DB);
         std::thread::spawn(move || {
             let mut w = connect(&url);
             let mut n = 0u64;

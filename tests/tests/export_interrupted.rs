@@ -6,15 +6,9 @@ use std::net::TcpListener;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use e2e::{S3, connect, describe, export_database, stack_setting, unique_prefix};
+use e2e::{S3, connect, describe, export_database, source_database_url, stack_setting, unique_prefix};
 
 const DB: &str = "e2e_export_interrupted";
-
-fn database_url() -> String {
-    let url = stack_setting("PG2RS_SOURCE_URL");
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base).to_string();
-    format!("{base}/{DB}")
-}
 
 /// Polls `check` until it returns Some, or panics after `limit`.
 fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
@@ -35,7 +29,7 @@ type Outcome = Result<u64, (String, String)>;
 fn start_export(call: String, setup: &'static str) -> (i32, std::thread::JoinHandle<Outcome>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let handle = std::thread::spawn(move || {
-        let mut db = connect(&database_url());
+        let mut db = connect(&source_database_url(DB));
         db.batch_execute(setup).expect("session setup");
         let pid: i32 = db.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
         tx.send(pid).unwrap();
