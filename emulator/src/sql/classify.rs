@@ -1,0 +1,417 @@
+//! Splits a query string into statements and decides, per statement, what the emulator does
+//! with it: pass it on (rewritten), or carry it out itself. A statement Redshift does not have,
+//! or that the emulator does not implement, is an error, never a silent pass.
+
+use super::copy_command::{CopyCommand, parse_copy};
+use super::create_table::{CreateTable, parse_column_def, parse_create_table};
+use super::cursor::{Cursor, QualifiedName};
+use super::lexer::{Kind, Token, tokenize};
+use super::rewrite::{Context, rewrite};
+use super::{SqlError, quote_ident};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// Passed on as rewritten.
+    Pass(String),
+    /// DDL that may change what a late-binding view resolves to: unbind the late-binding views
+    /// on `relations` (all of them when None), run `sql`, rebind.
+    Ddl { sql: String, relations: Option<Vec<QualifiedName>>, dropped_views: Vec<QualifiedName> },
+    CreateTable(Box<CreateTable>),
+    /// `add_column` is an ALTER TABLE … ADD COLUMN with its Redshift attributes.
+    AddColumn { table: QualifiedName, column: Box<super::create_table::ColumnDef> },
+    CreateView { sql: String, name: QualifiedName, late_binding: Option<String> },
+    Copy(Box<CopyCommand>),
+    Truncate(String),
+    AppendTable { target: QualifiedName, source: QualifiedName, mode: AppendMode },
+    SetCaseSensitive(bool),
+    ShowCaseSensitive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendMode {
+    Exact,
+    IgnoreExtra,
+    FillTarget,
+}
+
+/// The statements of a query string, each with its own tokens; empty statements dropped.
+pub fn split(sql: &str) -> Result<Vec<Vec<Token<'_>>>, SqlError> {
+    let tokens = tokenize(sql)?;
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    for t in tokens {
+        if t.kind == Kind::Semicolon {
+            if current.iter().any(|t: &Token<'_>| !t.is_trivia()) {
+                out.push(std::mem::take(&mut current));
+            } else {
+                current.clear();
+            }
+        } else {
+            current.push(t);
+        }
+    }
+    if current.iter().any(|t| !t.is_trivia()) {
+        out.push(current);
+    }
+    Ok(out)
+}
+
+/// Words that start statements passed on after rewriting.
+const PASS: &[&str] = &[
+    "select", "with", "values", "insert", "update", "delete", "begin", "start", "commit", "end", "rollback", "abort",
+    "set", "reset", "show", "grant", "revoke", "analyze", "vacuum", "explain", "lock", "prepare", "execute",
+    "deallocate", "comment", "declare", "fetch", "close", "move",
+];
+
+pub fn classify(tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlError> {
+    let mut c = Cursor::new(tokens, ctx.case_sensitive);
+    let Some(first) = c.peek() else {
+        return Ok(Statement::Pass(String::new()));
+    };
+    if first.kind == Kind::LParen {
+        return Ok(Statement::Pass(rewrite(tokens, ctx)?));
+    }
+    if first.kind != Kind::Word {
+        return Err(c.unexpected("a statement"));
+    }
+    let word = first.text.to_ascii_lowercase();
+    match word.as_str() {
+        "copy" => Ok(Statement::Copy(Box::new(parse_copy(&mut c, ctx)?))),
+        "create" => classify_create(&mut c, tokens, ctx),
+        "drop" => classify_drop(&mut c, tokens, ctx),
+        "alter" => classify_alter(&mut c, tokens, ctx),
+        "truncate" => Ok(Statement::Truncate(rewrite(tokens, ctx)?)),
+        "merge" => {
+            check_merge(&mut c)?;
+            Ok(Statement::Pass(rewrite(tokens, ctx)?))
+        }
+        "savepoint" | "release" => Err(SqlError::unsupported(format!("{} is not supported", word.to_uppercase()))),
+        "rollback" if c.peek_at(1).is_some_and(|t| t.is_word("to")) => {
+            Err(SqlError::unsupported("ROLLBACK TO SAVEPOINT is not supported"))
+        }
+        "set" | "reset" | "show" if mentions_case_sensitivity(&c) => classify_case_sensitivity(&mut c),
+        w if PASS.contains(&w) => Ok(Statement::Pass(rewrite(tokens, ctx)?)),
+        _ => Err(SqlError::unsupported(format!(
+            "{} statements are not supported by the Redshift emulator",
+            word.to_uppercase()
+        ))),
+    }
+}
+
+fn mentions_case_sensitivity(c: &Cursor<'_, '_>) -> bool {
+    (1..4).any(|k| c.peek_at(k).is_some_and(|t| t.is_word("enable_case_sensitive_identifier")))
+}
+
+/// `SET enable_case_sensitive_identifier TO true|false`, `RESET …`, `SHOW …`.
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_enable_case_sensitive_identifier.html
+fn classify_case_sensitivity(c: &mut Cursor<'_, '_>) -> Result<Statement, SqlError> {
+    if c.accept_word("show") {
+        c.expect_word("enable_case_sensitive_identifier")?;
+        c.expect_end()?;
+        return Ok(Statement::ShowCaseSensitive);
+    }
+    if c.accept_word("reset") {
+        c.expect_word("enable_case_sensitive_identifier")?;
+        c.expect_end()?;
+        return Ok(Statement::SetCaseSensitive(false));
+    }
+    c.expect_word("set")?;
+    c.accept_word("session");
+    c.expect_word("enable_case_sensitive_identifier")?;
+    if !c.accept_word("to") {
+        c.expect_kind(Kind::Op, "TO or =")?;
+    }
+    let value = match c.next() {
+        Some(t) if t.is_word("true") || t.is_word("on") => true,
+        Some(t) if t.is_word("false") || t.is_word("off") => false,
+        Some(t) if t.kind == Kind::String && matches!(t.text, "'true'" | "'on'") => true,
+        Some(t) if t.kind == Kind::String && matches!(t.text, "'false'" | "'off'") => false,
+        _ => return Err(SqlError::invalid("enable_case_sensitive_identifier takes true or false")),
+    };
+    c.expect_end()?;
+    Ok(Statement::SetCaseSensitive(value))
+}
+
+fn classify_create(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlError> {
+    let start = c.position();
+    c.expect_word("create")?;
+    let or_replace = c.accept_words(&["or", "replace"]);
+    if c.peek_word("view") {
+        return classify_create_view(c, ctx, or_replace);
+    }
+    if or_replace {
+        return Err(c.unexpected("VIEW"));
+    }
+    if c.peek_word("schema") {
+        return Ok(Statement::Pass(rewrite(tokens, ctx)?));
+    }
+    c.set_position(start);
+    if ["table", "temp", "temporary", "local"].iter().any(|w| c.peek_at(1).is_some_and(|t| t.is_word(w))) {
+        return Ok(Statement::CreateTable(Box::new(parse_create_table(c, ctx)?)));
+    }
+    let what = c.peek_at(1).map(|t| t.text.to_uppercase()).unwrap_or_default();
+    Err(SqlError::unsupported(format!("CREATE {what} is not supported by the Redshift emulator")))
+}
+
+/// `CREATE [OR REPLACE] VIEW name [(cols)] AS query [WITH NO SCHEMA BINDING]`.
+/// Late-binding views: "tables and views referenced in the SELECT statement must be qualified
+/// with a schema name"; "If you drop underlying objects, queries to the late-binding view will
+/// fail." https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_VIEW.html
+fn classify_create_view(c: &mut Cursor<'_, '_>, ctx: &Context, or_replace: bool) -> Result<Statement, SqlError> {
+    c.expect_word("view")?;
+    let name = c.qualified_name()?;
+    let cols_start = c.position();
+    if c.accept_kind(Kind::LParen) {
+        loop {
+            c.ident()?;
+            if !c.accept_kind(Kind::Comma) {
+                break;
+            }
+        }
+        c.expect_kind(Kind::RParen, ")")?;
+    }
+    let cols = c.rewritten(cols_start, c.position(), ctx)?;
+    c.expect_word("as")?;
+    let query_start = c.position();
+    let end = c.end();
+    let late = end >= 4 && {
+        c.set_position(end - 4);
+        c.accept_words(&["with", "no", "schema", "binding"])
+    };
+    let query_end = if late { end - 4 } else { end };
+    if query_start >= query_end {
+        c.set_position(query_start);
+        return Err(c.unexpected("a query"));
+    }
+    let query = c.rewritten(query_start, query_end, ctx)?;
+    let head = if or_replace { "CREATE OR REPLACE VIEW" } else { "CREATE VIEW" };
+    let sql = format!("{head} {} {cols} AS {query}", name.sql());
+    if late {
+        check_qualified_relations(&query)?;
+    }
+    Ok(Statement::CreateView {
+        sql,
+        name,
+        late_binding: late.then(|| format!("{cols} AS {query}")),
+    })
+}
+
+/// Every relation after FROM or JOIN in a late-binding view's query must be schema-qualified.
+fn check_qualified_relations(query: &str) -> Result<(), SqlError> {
+    let tokens = tokenize(query)?;
+    let sig: Vec<Token<'_>> = tokens.into_iter().filter(|t| !t.is_trivia()).collect();
+    for (k, t) in sig.iter().enumerate() {
+        if !(t.is_word("from") || t.is_word("join")) {
+            continue;
+        }
+        let Some(next) = sig.get(k + 1) else { continue };
+        if !matches!(next.kind, Kind::Word | Kind::QuotedIdent) || next.is_word("lateral") {
+            continue;
+        }
+        if !sig.get(k + 2).is_some_and(|d| d.kind == Kind::Dot) {
+            return Err(SqlError {
+                code: "42P01",
+                message: format!(
+                    "All the relations in late binding view should be qualified with a schema name: {}",
+                    next.text
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn classify_drop(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlError> {
+    c.expect_word("drop")?;
+    let kind = c.next().map(|t| t.text.to_ascii_lowercase()).unwrap_or_default();
+    match kind.as_str() {
+        "table" | "view" => {
+            c.accept_words(&["if", "exists"]);
+            let mut names = Vec::new();
+            loop {
+                names.push(c.qualified_name()?);
+                if !c.accept_kind(Kind::Comma) {
+                    break;
+                }
+            }
+            if !(c.accept_word("cascade") || c.accept_word("restrict")) {
+                c.expect_end()?;
+            }
+            c.expect_end()?;
+            let dropped_views = if kind == "view" { names.clone() } else { Vec::new() };
+            Ok(Statement::Ddl { sql: rewrite(tokens, ctx)?, relations: Some(names), dropped_views })
+        }
+        "schema" => Ok(Statement::Ddl { sql: rewrite(tokens, ctx)?, relations: None, dropped_views: Vec::new() }),
+        other => Err(SqlError::unsupported(format!(
+            "DROP {} is not supported by the Redshift emulator",
+            other.to_uppercase()
+        ))),
+    }
+}
+
+fn classify_alter(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlError> {
+    c.expect_word("alter")?;
+    if c.accept_word("schema") || c.accept_word("view") {
+        return Ok(Statement::Ddl { sql: rewrite(tokens, ctx)?, relations: None, dropped_views: Vec::new() });
+    }
+    if !c.accept_word("table") {
+        let what = c.peek().map(|t| t.text.to_uppercase()).unwrap_or_default();
+        return Err(SqlError::unsupported(format!("ALTER {what} is not supported by the Redshift emulator")));
+    }
+    let table = c.qualified_name()?;
+    if c.accept_word("append") {
+        // https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE_APPEND.html
+        c.expect_word("from")?;
+        let source = c.qualified_name()?;
+        let mode = if c.accept_word("ignoreextra") {
+            AppendMode::IgnoreExtra
+        } else if c.accept_word("filltarget") {
+            AppendMode::FillTarget
+        } else {
+            AppendMode::Exact
+        };
+        c.expect_end()?;
+        return Ok(Statement::AppendTable { target: table, source, mode });
+    }
+    let ddl = |c: &Cursor<'_, '_>| -> Result<Statement, SqlError> {
+        c.expect_end()?;
+        Ok(Statement::Ddl { sql: rewrite(tokens, ctx)?, relations: Some(vec![table.clone()]), dropped_views: Vec::new() })
+    };
+    if c.accept_word("rename") {
+        if c.accept_word("to") {
+            c.ident()?;
+        } else {
+            c.accept_word("column");
+            c.ident()?;
+            c.expect_word("to")?;
+            c.ident()?;
+        }
+        return ddl(c);
+    }
+    if c.accept_words(&["owner", "to"]) {
+        c.ident()?;
+        return ddl(c);
+    }
+    if c.accept_word("drop") {
+        c.accept_word("column");
+        c.ident()?;
+        if !c.accept_word("cascade") {
+            c.accept_word("restrict");
+        }
+        return ddl(c);
+    }
+    if c.accept_word("add") {
+        c.accept_word("column");
+        let column = parse_column_def(c, ctx)?;
+        c.expect_end()?;
+        return Ok(Statement::AddColumn { table, column: Box::new(column) });
+    }
+    Err(SqlError::unsupported(format!(
+        "this ALTER TABLE form is not supported by the Redshift emulator (supported: RENAME, OWNER TO, ADD COLUMN, DROP COLUMN, APPEND FROM){}",
+        c.peek().map(|t| format!(", near \"{}\"", t.text)).unwrap_or_default()
+    )))
+}
+
+/// Redshift's MERGE: `MERGE INTO target USING source [[AS] alias] ON cond WHEN MATCHED THEN
+/// {UPDATE SET … | DELETE} WHEN NOT MATCHED THEN INSERT …`, exactly one of each clause and no
+/// extra conditions, or `REMOVE DUPLICATES` (not implemented here).
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_MERGE.html
+fn check_merge(c: &mut Cursor<'_, '_>) -> Result<(), SqlError> {
+    c.expect_word("merge")?;
+    c.expect_word("into")?;
+    let mut depth = 0i32;
+    let (mut matched, mut not_matched) = (0, 0);
+    while let Some(t) = c.next() {
+        match t.kind {
+            Kind::LParen => depth += 1,
+            Kind::RParen => depth -= 1,
+            Kind::Word if depth == 0 && t.is_word("remove") && c.peek_word("duplicates") => {
+                return Err(SqlError::unsupported("MERGE … REMOVE DUPLICATES is not supported by the Redshift emulator"));
+            }
+            Kind::Word if depth == 0 && t.is_word("when") => {
+                if c.accept_words(&["matched", "then"]) {
+                    matched += 1;
+                    if !(c.peek_word("update") || c.peek_word("delete")) {
+                        return Err(c.unexpected("UPDATE or DELETE"));
+                    }
+                } else if c.accept_words(&["not", "matched", "then"]) {
+                    not_matched += 1;
+                    if !c.peek_word("insert") {
+                        return Err(c.unexpected("INSERT"));
+                    }
+                } else {
+                    return Err(SqlError::syntax(
+                        "MERGE allows only WHEN MATCHED THEN and WHEN NOT MATCHED THEN, without further conditions",
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if matched != 1 || not_matched != 1 {
+        return Err(SqlError::syntax(
+            "MERGE needs exactly one WHEN MATCHED THEN clause and one WHEN NOT MATCHED THEN INSERT clause",
+        ));
+    }
+    Ok(())
+}
+
+/// `schema.name` quoted, for catalog lookups (`to_regclass`).
+pub fn regclass_literal(name: &QualifiedName) -> String {
+    let text = match &name.schema {
+        Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&name.name)),
+        None => quote_ident(&name.name),
+    };
+    super::quote_literal(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(sql: &str) -> Result<Statement, SqlError> {
+        let stmts = split(sql)?;
+        classify(&stmts[0], &Context::default())
+    }
+
+    #[test]
+    fn splits_on_semicolons_outside_literals() {
+        let s = split("select ';'; ; select 2;").unwrap();
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn unknown_statements_are_errors() {
+        assert_eq!(one("CREATE FUNCTION f() …").unwrap_err().code, "0A000");
+        assert_eq!(one("savepoint a").unwrap_err().code, "0A000");
+        assert_eq!(one("listen x").unwrap_err().code, "0A000");
+        assert_eq!(one("alter table t set logged").unwrap_err().code, "0A000");
+    }
+
+    #[test]
+    fn late_binding_views() {
+        let s = one("create view V as select * from Public.T with no schema binding").unwrap();
+        let Statement::CreateView { sql, late_binding, name } = s else { panic!() };
+        assert_eq!(name.name, "v");
+        assert_eq!(sql, "CREATE VIEW \"v\"  AS select * from public.t");
+        assert_eq!(late_binding.as_deref(), Some(" AS select * from public.t"));
+        assert_eq!(
+            one("create view v as select * from t with no schema binding").unwrap_err().code,
+            "42P01"
+        );
+    }
+
+    #[test]
+    fn merge_limits() {
+        assert!(one("merge into t using s on t.id = s.id when matched then update set a = s.a when not matched then insert values (s.id, s.a)").is_ok());
+        assert!(one("merge into t using s on t.id = s.id when matched and s.a > 1 then delete when not matched then insert values (1)").is_err());
+        assert!(one("merge into t using s on t.id = s.id when matched then delete").is_err());
+    }
+
+    #[test]
+    fn alter_table_forms() {
+        assert!(matches!(one("alter table a append from b").unwrap(), Statement::AppendTable { mode: AppendMode::Exact, .. }));
+        assert!(matches!(one("alter table a rename to b").unwrap(), Statement::Ddl { .. }));
+        assert!(matches!(one("alter table a add column c varchar(10) encode zstd").unwrap(), Statement::AddColumn { .. }));
+    }
+}

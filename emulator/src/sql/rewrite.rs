@@ -1,0 +1,206 @@
+//! Token-level rewriting of Redshift SQL into the backing PostgreSQL's dialect: identifiers
+//! folded, Redshift functions and system views pointed at the emulator's own implementations
+//! (schema `rs_emulator`, see `catalog.sql`). Everything else is passed on byte for byte.
+
+use super::lexer::{Kind, Token};
+use super::{SqlError, fold_identifier, identifier_text, quote_ident};
+
+/// Session values substituted into the text.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub case_sensitive: bool,
+    /// PG_LAST_COPY_COUNT: 0 when no COPY ran in the session or the last one failed.
+    /// https://docs.aws.amazon.com/redshift/latest/dg/PG_LAST_COPY_COUNT.html
+    pub last_copy_count: i64,
+    /// PG_LAST_COPY_ID: -1 when no COPY ran in the session.
+    /// https://docs.aws.amazon.com/redshift/latest/dg/PG_LAST_COPY_ID.html
+    pub last_copy_id: i64,
+}
+
+/// Redshift system views the emulator provides.
+const SYSTEM_VIEWS: &[&str] =
+    &["stl_load_errors", "stl_load_commits", "sys_load_error_detail", "svv_table_info", "pg_table_def"];
+
+/// Redshift functions that differ from PostgreSQL's and are implemented in `rs_emulator`.
+const FUNCTIONS: &[&str] = &["getdate", "len", "datediff", "dateadd"];
+
+/// Functions whose first argument is a date part written as a bare word (`datediff(day, …)`).
+const DATEPART_FUNCTIONS: &[&str] = &["datediff", "dateadd"];
+
+pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> {
+    let mut out = String::new();
+    let significant: Vec<usize> = (0..tokens.len()).filter(|&i| !tokens[i].is_trivia()).collect();
+    // Position in `significant` of each token index, for look-around.
+    let mut pos_of = vec![usize::MAX; tokens.len()];
+    for (p, &i) in significant.iter().enumerate() {
+        pos_of[i] = p;
+    }
+    let sig = |p: usize| significant.get(p).map(|&i| tokens[i]);
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = tokens[i];
+        let p = pos_of[i];
+        let prev = if p == usize::MAX || p == 0 { None } else { sig(p - 1) };
+        let next = if p == usize::MAX { None } else { sig(p + 1) };
+        let qualified = prev.is_some_and(|x| x.kind == Kind::Dot);
+        let called = next.is_some_and(|x| x.kind == Kind::LParen);
+        match t.kind {
+            Kind::Word => {
+                let lower = t.text.to_ascii_lowercase();
+                if !qualified && called && lower == "extract" {
+                    if let Some(consumed) = rewrite_extract(tokens, &significant, p, ctx, &mut out)? {
+                        i = consumed;
+                        continue;
+                    }
+                }
+                if !qualified && called && (lower == "pg_last_copy_count" || lower == "pg_last_copy_id") {
+                    // Replace `name ( )` with the session's value.
+                    let close = sig(p + 2);
+                    if close.is_some_and(|x| x.kind == Kind::RParen) {
+                        if lower == "pg_last_copy_count" {
+                            out.push_str(&format!("CAST({} AS BIGINT)", ctx.last_copy_count));
+                        } else {
+                            out.push_str(&format!("CAST({} AS INTEGER)", ctx.last_copy_id));
+                        }
+                        i = significant[p + 2] + 1;
+                        continue;
+                    }
+                    return Err(SqlError::syntax(format!("function {lower}() takes no arguments")));
+                }
+                if !qualified && called && FUNCTIONS.contains(&lower.as_str()) {
+                    out.push_str("rs_emulator.");
+                    out.push_str(&lower);
+                    if DATEPART_FUNCTIONS.contains(&lower.as_str()) {
+                        // `datediff ( day ,` → `datediff ( 'day' ,`
+                        let part = sig(p + 2);
+                        let comma = sig(p + 3);
+                        if let (Some(part), Some(comma)) = (part, comma)
+                            && part.kind == Kind::Word
+                            && comma.kind == Kind::Comma
+                        {
+                            let (lparen, word) = (significant[p + 1], significant[p + 2]);
+                            push_between(tokens, i + 1, lparen, &mut out);
+                            out.push('(');
+                            push_between(tokens, lparen + 1, word, &mut out);
+                            out.push_str(&format!("'{}'", part.text.to_ascii_lowercase()));
+                            i = significant[p + 2] + 1;
+                            continue;
+                        }
+                    }
+                    i += 1;
+                    continue;
+                }
+                if !qualified && !called && lower == "sysdate" {
+                    out.push_str("rs_emulator.sysdate()");
+                    i += 1;
+                    continue;
+                }
+                if !called && SYSTEM_VIEWS.contains(&lower.as_str()) {
+                    if !qualified {
+                        out.push_str("rs_emulator.");
+                    }
+                    out.push_str(&lower);
+                    i += 1;
+                    continue;
+                }
+                if lower == "pg_catalog"
+                    && next.is_some_and(|x| x.kind == Kind::Dot)
+                    && sig(p + 2).is_some_and(|x| {
+                        x.kind == Kind::Word && SYSTEM_VIEWS.contains(&x.text.to_ascii_lowercase().as_str())
+                    })
+                {
+                    out.push_str("rs_emulator");
+                    i += 1;
+                    continue;
+                }
+                if lower == "nvl" && called && !qualified {
+                    out.push_str("coalesce");
+                    i += 1;
+                    continue;
+                }
+                out.push_str(&fold_identifier(t.text, false)?);
+            }
+            Kind::QuotedIdent => {
+                let name = identifier_text(&t)
+                    .ok_or_else(|| SqlError::unsupported("U&\"…\" identifiers are not supported by the emulator"))?;
+                out.push_str(&quote_ident(&fold_identifier(&name, ctx.case_sensitive)?));
+            }
+            _ => out.push_str(t.text),
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// Copies the trivia between token index `from` (inclusive) and `to` (exclusive).
+fn push_between(tokens: &[Token<'_>], from: usize, to: usize, out: &mut String) {
+    for t in &tokens[from..to] {
+        out.push_str(t.text);
+    }
+}
+
+/// `EXTRACT ( field FROM expr )` → `rs_emulator.extract_epoch(expr)` or
+/// `rs_emulator.extract_part('field', expr)`: Redshift's EXTRACT returns "INTEGER if the source
+/// value evaluates to data type TIMESTAMP, TIME, TIMETZ, INTERVAL …; DOUBLE PRECISION if the
+/// source value evaluates to data type TIMESTAMPTZ" (PostgreSQL returns numeric).
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_EXTRACT_function.html
+/// Returns the token index after the field and FROM, with the call opened, or None when the
+/// shape is not `extract(word from …)`.
+fn rewrite_extract(
+    tokens: &[Token<'_>],
+    significant: &[usize],
+    p: usize,
+    _ctx: &Context,
+    out: &mut String,
+) -> Result<Option<usize>, SqlError> {
+    let get = |q: usize| significant.get(q).map(|&i| tokens[i]);
+    let (Some(field), Some(from)) = (get(p + 2), get(p + 3)) else {
+        return Ok(None);
+    };
+    if !(matches!(field.kind, Kind::Word | Kind::String) && from.is_word("from")) {
+        return Ok(None);
+    }
+    let name = match field.kind {
+        Kind::String => field.text.trim_matches('\'').to_ascii_lowercase(),
+        _ => field.text.to_ascii_lowercase(),
+    };
+    if name == "epoch" {
+        out.push_str("rs_emulator.extract_epoch(");
+    } else {
+        out.push_str(&format!("rs_emulator.extract_part('{}', ", name.replace('\'', "")));
+    }
+    Ok(Some(significant[p + 3] + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lexer::tokenize;
+    use super::*;
+
+    fn rw(sql: &str) -> String {
+        rewrite(&tokenize(sql).unwrap(), &Context { last_copy_id: -1, ..Context::default() }).unwrap()
+    }
+
+    #[test]
+    fn identifiers_fold_even_when_quoted() {
+        assert_eq!(rw("SELECT \"MyCol\" FROM Public.\"T\" -- Keep\n"), "select \"mycol\" from public.\"t\" -- Keep\n");
+        assert_eq!(rw("select 'Keep Me', $$Also$$"), "select 'Keep Me', $$Also$$");
+    }
+
+    #[test]
+    fn functions_and_views() {
+        assert_eq!(rw("select getdate(), len(x), nvl(a, 1)"), "select rs_emulator.getdate(), rs_emulator.len(x), coalesce(a, 1)");
+        assert_eq!(rw("select datediff(day, a, b)"), "select rs_emulator.datediff('day', a, b)");
+        assert_eq!(rw("select datediff( Day , a, b)"), "select rs_emulator.datediff( 'day' , a, b)");
+        assert_eq!(
+            rw("select extract(epoch from t), EXTRACT(year FROM t) from x"),
+            "select rs_emulator.extract_epoch( t), rs_emulator.extract_part('year',  t) from x"
+        );
+        assert_eq!(rw("select pg_last_copy_count(), pg_last_copy_id()"), "select CAST(0 AS BIGINT), CAST(-1 AS INTEGER)");
+        assert_eq!(
+            rw("select * from stl_load_errors, pg_catalog.svv_table_info"),
+            "select * from rs_emulator.stl_load_errors, rs_emulator.svv_table_info"
+        );
+        assert_eq!(rw("select sysdate, s.len(x)"), "select rs_emulator.sysdate(), s.len(x)");
+    }
+}
