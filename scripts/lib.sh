@@ -16,11 +16,19 @@ export REPO_DIR
 : "${PG2RS_S3_SECRET_KEY:=pg2redshift-local-secret}"
 : "${PG2RS_S3_BUCKET:=pg2redshift}"
 : "${PG2RS_S3_REGION:=us-east-1}"
+# The Redshift emulator: its port, the database clients name, a superuser, and the IAM role its
+# COPY accepts (all local, for the demo and the tests).
+: "${PG2RS_REDSHIFT_PORT:=5439}"
+: "${PG2RS_REDSHIFT_DB:=dev}"
+: "${PG2RS_REDSHIFT_USER:=awsuser}"
+: "${PG2RS_REDSHIFT_PASSWORD:=Local-Emulator-1}"
+: "${PG2RS_REDSHIFT_IAM_ROLE:=arn:aws:iam::000000000000:role/pg2redshift-local}"
 # Outside the clone, so that a fresh clone (CI) still builds incrementally.
 : "${CARGO_TARGET_DIR:=/var/tmp/pg2redshift-target}"
 export PG2RS_STATE_DIR PG2RS_PG_BIN PG2RS_SOURCE_PORT PG2RS_SOURCE_DB PG2RS_TARGET_PG_PORT \
   PG2RS_TARGET_PG_DB PG2RS_S3_PORT PG2RS_S3_ACCESS_KEY PG2RS_S3_SECRET_KEY PG2RS_S3_BUCKET \
-  PG2RS_S3_REGION CARGO_TARGET_DIR
+  PG2RS_S3_REGION PG2RS_REDSHIFT_PORT PG2RS_REDSHIFT_DB PG2RS_REDSHIFT_USER PG2RS_REDSHIFT_PASSWORD \
+  PG2RS_REDSHIFT_IAM_ROLE CARGO_TARGET_DIR
 
 PG_CONFIG="$PG2RS_PG_BIN/pg_config"
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -81,7 +81,7 @@ pub async fn start(config: Config, listen: &str) -> Result<(TcpListener, Arc<Sha
         }
     });
     // One installer at a time (two emulators may share a backing database).
-    let mut setup = format!("BEGIN; SELECT pg_advisory_xact_lock(5439); {CATALOG_SQL}\n");
+    let mut setup = format!("SET client_min_messages = warning; BEGIN; SELECT pg_advisory_xact_lock(5439); {CATALOG_SQL}\n");
     for u in &config.users {
         let q = sql::quote_ident(&u.name);
         let l = sql::quote_literal(&u.name);

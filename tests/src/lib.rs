@@ -298,3 +298,28 @@ impl S3 {
         rows
     }
 }
+
+/// A session on the Redshift emulator as the stack's superuser.
+pub fn redshift() -> postgres::Client {
+    connect(&stack_setting("PG2RS_REDSHIFT_URL"))
+}
+
+/// The IAM role the stack's emulator accepts for COPY.
+pub fn redshift_iam_role() -> String {
+    stack_setting("PG2RS_REDSHIFT_IAM_ROLE")
+}
+
+impl S3 {
+    pub fn put(&self, key: &str, body: Vec<u8>) {
+        self.runtime.block_on(async {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .body(body.into())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("put {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+        })
+    }
+}
