@@ -63,6 +63,9 @@ pub enum Problem {
     DoesNotFit { value: String, precision: u8, scale: u8 },
     OutOfRange { value: String },
     Offset { value: String },
+    /// An empty bytea: COPY loads an empty field as NULL in every column that is not CHAR or
+    /// VARCHAR, so an empty VARBYTE cannot be written in CSV.
+    EmptyBinary,
 }
 
 /// The SQLSTATE class a problem belongs to.
@@ -74,6 +77,8 @@ pub enum ProblemClass {
     Numeric,
     /// 22008 datetime_field_overflow
     Datetime,
+    /// 22000 data_exception: the value has no Redshift spelling at all.
+    NoEquivalent,
 }
 
 impl Problem {
@@ -82,6 +87,7 @@ impl Problem {
             Problem::TooLong { .. } => ProblemClass::TooLong,
             Problem::NotFinite { .. } | Problem::DoesNotFit { .. } => ProblemClass::Numeric,
             Problem::OutOfRange { .. } | Problem::Offset { .. } => ProblemClass::Datetime,
+            Problem::EmptyBinary => ProblemClass::NoEquivalent,
         }
     }
 }
@@ -113,6 +119,9 @@ impl fmt::Display for Problem {
             ),
             Problem::Offset { value } => {
                 write!(f, "{value} has a time zone offset Redshift's TIMETZ cannot hold (up to ±14:59, whole minutes)")
+            }
+            Problem::EmptyBinary => {
+                write!(f, "an empty bytea has no Redshift equivalent: COPY loads an empty VARBYTE field as NULL")
             }
         }
     }
@@ -172,6 +181,9 @@ fn inspect(rule: ValueRule, value: &str) -> Result<Cow<'_, str>, Problem> {
             Ok(Cow::Borrowed(value))
         }
         ValueRule::Hex { max_bytes } => {
+            if value.is_empty() {
+                return Err(Problem::EmptyBinary);
+            }
             let bytes = value.len() / 2;
             if bytes > max_bytes {
                 return Err(Problem::TooLong { bytes, max_bytes });

@@ -100,11 +100,7 @@ impl Backend {
                     let mut at = 0;
                     out.tags.push(read_cstr(&m.body, &mut at).unwrap_or_default());
                 }
-                b'E' => {
-                    if out.error.is_none() {
-                        out.error = Some(m.clone());
-                    }
-                }
+                b'E' if out.error.is_none() => out.error = Some(m.clone()),
                 // The backend wants COPY data we did not offer: refuse it.
                 b'G' => {
                     let mut b = Vec::new();

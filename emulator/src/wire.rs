@@ -111,7 +111,7 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
 
     pub fn has_buffered_message(&self) -> bool {
         self.buf.len() >= 5
-            && self.buf.len() >= 1 + u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize
+            && self.buf.len() > u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize
     }
 }
 

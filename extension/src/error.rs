@@ -62,6 +62,7 @@ impl ExportError {
                 ProblemClass::TooLong => ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
                 ProblemClass::Numeric => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
                 ProblemClass::Datetime => ERRCODE_DATETIME_FIELD_OVERFLOW,
+                ProblemClass::NoEquivalent => ERRCODE_DATA_EXCEPTION,
             },
             ExportError::RowTooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             ExportError::Upload(_) => ERRCODE_IO_ERROR,

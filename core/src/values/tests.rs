@@ -106,3 +106,10 @@ fn rules_follow_the_redshift_type() {
     assert_eq!(ValueRule::for_type(RedshiftType::TimestampTz), ValueRule::Datetime);
     assert_eq!(ValueRule::for_type(RedshiftType::Integer), ValueRule::Plain);
 }
+
+#[test]
+fn an_empty_bytea_has_no_redshift_spelling() {
+    let rule = ValueRule::Hex { max_bytes: 10 };
+    assert_eq!(refused(rule, "").class(), ProblemClass::NoEquivalent);
+    assert!(matches!(check_value(rule, "", OnUnrepresentable::Null, false), Outcome::Changed(None)));
+}

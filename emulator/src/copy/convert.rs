@@ -187,7 +187,7 @@ fn convert_value(col: &Column, field: &Field, rules: &Rules) -> Result<Option<St
         RsType::Varbyte(n) => {
             // "For CSV, the data is loaded from a file in hexadecimal representation."
             // https://docs.aws.amazon.com/redshift/latest/dg/copy-usage-varbyte.html
-            if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(reject(1219, "Invalid hexadecimal representation for VARBYTE"));
             }
             if text.len() / 2 > n as usize {

@@ -121,7 +121,7 @@ fn classify_case_sensitivity(c: &mut Cursor<'_, '_>) -> Result<Statement, SqlErr
     if !c.accept_word("to") {
         c.expect_kind(Kind::Op, "TO or =")?;
     }
-    let value = match c.next() {
+    let value = match c.advance() {
         Some(t) if t.is_word("true") || t.is_word("on") => true,
         Some(t) if t.is_word("false") || t.is_word("off") => false,
         Some(t) if t.kind == Kind::String && matches!(t.text, "'true'" | "'on'") => true,
@@ -223,7 +223,7 @@ fn check_qualified_relations(query: &str) -> Result<(), SqlError> {
 
 fn classify_drop(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlError> {
     c.expect_word("drop")?;
-    let kind = c.next().map(|t| t.text.to_ascii_lowercase()).unwrap_or_default();
+    let kind = c.advance().map(|t| t.text.to_ascii_lowercase()).unwrap_or_default();
     match kind.as_str() {
         "table" | "view" => {
             c.accept_words(&["if", "exists"]);
@@ -321,7 +321,7 @@ fn check_merge(c: &mut Cursor<'_, '_>) -> Result<(), SqlError> {
     c.expect_word("into")?;
     let mut depth = 0i32;
     let (mut matched, mut not_matched) = (0, 0);
-    while let Some(t) = c.next() {
+    while let Some(t) = c.advance() {
         match t.kind {
             Kind::LParen => depth += 1,
             Kind::RParen => depth -= 1,

@@ -119,7 +119,7 @@ pub fn parse_copy(c: &mut Cursor<'_, '_>, _ctx: &Context) -> Result<CopyCommand,
             return Err(c.unexpected("a COPY option"));
         }
         let word = t.text.to_ascii_lowercase();
-        c.next();
+        c.advance();
         match word.as_str() {
             "iam_role" => {
                 once("IAM_ROLE")?;
@@ -149,7 +149,7 @@ pub fn parse_copy(c: &mut Cursor<'_, '_>, _ctx: &Context) -> Result<CopyCommand,
             }
             "format" => {
                 c.accept_word("as");
-                let f = c.next().map(|t| t.text.to_ascii_lowercase()).unwrap_or_default();
+                let f = c.advance().map(|t| t.text.to_ascii_lowercase()).unwrap_or_default();
                 if f != "csv" {
                     return Err(SqlError::unsupported(format!(
                         "FORMAT {} is not supported by the Redshift emulator (CSV or delimited text only)",

@@ -260,7 +260,7 @@ pub fn parse_create_table(c: &mut Cursor<'_, '_>, ctx: &Context) -> Result<Creat
                 return Err(c.unexpected("YES or NO"));
             };
         } else if c.accept_word("diststyle") {
-            let style = c.next().map(|t| t.text.to_ascii_lowercase()).unwrap_or_default();
+            let style = c.advance().map(|t| t.text.to_ascii_lowercase()).unwrap_or_default();
             diststyle = Some(match style.as_str() {
                 "auto" => DistStyle::Auto,
                 "even" => DistStyle::Even,
@@ -381,12 +381,10 @@ pub fn parse_column_def(c: &mut Cursor<'_, '_>, ctx: &Context) -> Result<ColumnD
                 return Err(c.unexpected("a default expression"));
             }
             col.default_sql = Some(c.rewritten(s, e, ctx)?);
-        } else if c.accept_word("identity") {
-            col.identity = Some(identity_args(c)?);
-        } else if c.accept_words(&["generated", "by", "default", "as", "identity"]) {
+        } else if c.accept_word("identity") || c.accept_words(&["generated", "by", "default", "as", "identity"]) {
             col.identity = Some(identity_args(c)?);
         } else if c.accept_word("encode") {
-            let enc = c.next().map(|t| t.text.to_ascii_lowercase()).unwrap_or_default();
+            let enc = c.advance().map(|t| t.text.to_ascii_lowercase()).unwrap_or_default();
             if !ENCODINGS.contains(&enc.as_str()) {
                 return Err(SqlError::syntax(format!("invalid encoding type \"{enc}\" for column \"{}\"", col.name)));
             }
@@ -447,7 +445,7 @@ fn length_arg(c: &mut Cursor<'_, '_>, max: u32) -> Result<Option<u32>, SqlError>
 }
 
 fn parse_type(c: &mut Cursor<'_, '_>, column: &str) -> Result<RsType, SqlError> {
-    let Some(t) = c.next() else {
+    let Some(t) = c.advance() else {
         return Err(c.unexpected("a data type"));
     };
     let word = match t.kind {

@@ -26,7 +26,7 @@ impl<'t, 'a> Cursor<'t, 'a> {
         self.sig.get(self.pos + ahead).map(|&i| self.tokens[i])
     }
 
-    pub fn next(&mut self) -> Option<Token<'a>> {
+    pub fn advance(&mut self) -> Option<Token<'a>> {
         let t = self.peek();
         if t.is_some() {
             self.pos += 1;

@@ -47,11 +47,13 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
         match t.kind {
             Kind::Word => {
                 let lower = t.text.to_ascii_lowercase();
-                if !qualified && called && lower == "extract" {
-                    if let Some(consumed) = rewrite_extract(tokens, &significant, p, ctx, &mut out)? {
-                        i = consumed;
-                        continue;
-                    }
+                if !qualified
+                    && called
+                    && lower == "extract"
+                    && let Some(consumed) = rewrite_extract(tokens, &significant, p, ctx, &mut out)?
+                {
+                    i = consumed;
+                    continue;
                 }
                 if !qualified && called && (lower == "pg_last_copy_count" || lower == "pg_last_copy_id") {
                     // Replace `name ( )` with the session's value.

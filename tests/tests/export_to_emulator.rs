@@ -1,0 +1,71 @@
+//! The extension's export loaded by the Redshift emulator, the oracle that follows Redshift's
+//! documentation: the bundle's CREATE TABLE is accepted as Redshift DDL, its COPY options load
+//! every file of the manifest, and every value reads back as the source holds it.
+
+use e2e::{S3, describe, export, export_database, redshift, redshift_iam_role, unique_prefix};
+
+/// Each row as text, in id order, with the given column list.
+fn rows(db: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    db.simple_query(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)))
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_export_loads_into_the_emulator_unchanged() {
+    let mut src = export_database("e2e_export_to_emulator");
+    src.batch_execute(
+        "SET TimeZone = 'UTC';
+         CREATE TABLE fidelity (
+             id int PRIMARY KEY, t text, v varchar(10), ch char(3), n numeric(12,3), f float8, bo bool,
+             d date, ts timestamp, tstz timestamptz, b bytea, u uuid, jb jsonb, big bigint, sm smallint);
+         INSERT INTO fidelity VALUES
+           (1, 'plain', 'ab', 'xy', 1.5, 0.1, true, '2024-02-29', '2024-02-29 10:11:12.123456',
+            '2024-02-29 10:11:12.5+02', '\\x00ff', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"k\": [1, \"two\"]}', 9007199254740993, -32768),
+           (2, '', '', '   ', 0, -1.5e-300, false, '0001-01-01', '1999-12-31 23:59:59', '1970-01-01 00:00:00+00', '\\x00', NULL, 'null', NULL, NULL),
+           (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+           (4, E'multi\\nline, \"quoted\"\\r\\n\\\\N back\\\\slash 😀', 'éé', 'a', -123456789.999, 1e300, true,
+            '9999-12-31', '2000-01-01 00:00:00.000001', '2038-01-19 03:14:07.999999+00', '\\xdeadbeef', NULL, '[]', -1, 1);",
+    )
+    .unwrap_or_else(|e| panic!("{}", describe(&e)));
+    let prefix = unique_prefix("export-to-emulator");
+    let out = export(&mut src, &format!("redshift_export('fidelity', prefix => '{prefix}')"));
+    let s3 = S3::stack();
+    let bundle = s3.bundle(&out[0].bundle_url);
+
+    let mut rs = redshift();
+    rs.batch_execute("DROP TABLE IF EXISTS public.fidelity_loaded").expect("drop");
+    let ddl = bundle.table.create_table_sql_as("public", "fidelity_loaded");
+    rs.batch_execute(&ddl).unwrap_or_else(|e| panic!("the bundle's DDL is refused: {}\n{ddl}", describe(&e)));
+    let enc = &bundle.encoding;
+    assert_eq!((enc.format.as_str(), enc.null_as.as_str(), enc.compression.as_str()), ("csv", "\0", "gzip"));
+    let copy = format!(
+        "COPY public.fidelity_loaded FROM 's3://{}/{}' IAM_ROLE '{}' MANIFEST FORMAT AS CSV DELIMITER '{}' QUOTE AS '{}' NULL AS '\\0' GZIP",
+        s3.bucket,
+        bundle.manifest_key,
+        redshift_iam_role(),
+        enc.delimiter,
+        enc.quote.replace('\'', "''"),
+    );
+    let loaded = rs.execute(&copy, &[]).unwrap_or_else(|e| panic!("{copy}: {}", describe(&e)));
+    assert_eq!(loaded, 4);
+
+    let cols = "id, t, v, ch, n, f, bo, d, ts, tstz, b, u, jb, big, sm";
+    let expected = rows(&mut src, &format!("SELECT {cols} FROM fidelity ORDER BY id"));
+    let got = rows(&mut rs, &format!("SELECT {cols} FROM public.fidelity_loaded ORDER BY id"));
+    for (e, g) in expected.iter().zip(&got) {
+        assert_eq!(e, g, "row differs between the source and the emulator");
+    }
+    assert_eq!(expected.len(), got.len());
+    // NULL stays NULL and '' stays '' (CSV NULL AS '\0').
+    let empties = rows(&mut rs, "SELECT t IS NULL, t = '' FROM public.fidelity_loaded WHERE id IN (2, 3) ORDER BY id");
+    assert_eq!(
+        empties,
+        vec![vec![Some("f".into()), Some("t".into())], vec![Some("t".into()), None]]
+    );
+}
