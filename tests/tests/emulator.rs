@@ -155,6 +155,11 @@ fn csv_null_as_nul_empty_strings_and_byte_lengths() {
         ]
     );
     assert_eq!(texts(&mut db, "SELECT pg_last_copy_count()")[0][0].as_deref(), Some("5"));
+    let commits = texts(
+        &mut db,
+        "SELECT trim(filename), lines_scanned FROM stl_load_commits WHERE query = pg_last_copy_id()",
+    );
+    assert_eq!(commits, vec![vec![Some(s3_url(&key)), Some("5".into())]]);
     // EMPTYASNULL turns the empty strings into NULL.
     run(&mut db, "TRUNCATE csv_rules");
     run(&mut db, &copy_sql("csv_rules", &key, "CSV NULL AS '\\0' EMPTYASNULL"));
@@ -516,4 +521,28 @@ fn a_large_copy_streams_in_constant_memory() {
         .expect("VmHWM");
     assert!(hwm_kb < 128 * 1024, "emulator peak RSS {hwm_kb} kB for a 300 MB load");
     run(&mut db, "DROP TABLE large_t");
+}
+
+/// Privileges are the backing database's own: an ordinary user sees a table only after GRANT,
+/// and only their own rows in stl_load_errors.
+#[test]
+fn grants_owners_and_system_table_visibility() {
+    let mut admin = redshift();
+    run(
+        &mut admin,
+        "DROP TABLE IF EXISTS granted_t; CREATE TABLE granted_t (id INT); INSERT INTO granted_t VALUES (1)",
+    );
+    let mut reader = e2e::connect(&stack_setting("PG2RS_REDSHIFT_READER_URL"));
+    assert!(fails(&mut reader, "SELECT * FROM granted_t").contains("42501"));
+    let reader_name = texts(&mut reader, "SELECT current_user")[0][0].clone().expect("name");
+    run(&mut admin, &format!("GRANT SELECT ON granted_t TO {reader_name}"));
+    assert_eq!(texts(&mut reader, "SELECT count(*) FROM granted_t")[0][0].as_deref(), Some("1"));
+    run(&mut admin, &format!("REVOKE SELECT ON granted_t FROM {reader_name}"));
+    assert!(fails(&mut reader, "SELECT * FROM granted_t").contains("42501"));
+    run(&mut admin, &format!("ALTER TABLE granted_t OWNER TO {reader_name}"));
+    assert_eq!(texts(&mut reader, "SELECT count(*) FROM granted_t")[0][0].as_deref(), Some("1"));
+    // The superuser's load errors are not the reader's.
+    let mine = texts(&mut reader, "SELECT count(*) FROM stl_load_errors WHERE userid <> (SELECT usesysid FROM pg_user WHERE usename = current_user)");
+    assert_eq!(mine[0][0].as_deref(), Some("0"));
+    run(&mut admin, "DROP TABLE granted_t");
 }
