@@ -313,6 +313,8 @@ CREATE OR REPLACE FUNCTION rs_emulator.rebind_late_views() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE r record;
 BEGIN
+  -- A dropped schema took its late-binding views with it.
+  DELETE FROM rs_emulator.late_views WHERE to_regnamespace(quote_ident(schemaname)) IS NULL;
   FOR r IN
     SELECT lv.* FROM rs_emulator.late_views lv
     WHERE to_regclass(format('%I.%I', lv.schemaname, lv.viewname)) IS NULL
@@ -329,5 +331,19 @@ BEGIN
       NULL; -- stays unbound until what it reads exists again
     END;
   END LOOP;
+END $$;
+-- PG_GET_LATE_BINDING_VIEW_COLS: one row per column of each late-binding view, called with a
+-- column definition list `cols(view_schema name, view_name name, col_name name, col_type
+-- varchar, col_num int)`. https://docs.aws.amazon.com/redshift/latest/dg/PG_GET_LATE_BINDING_VIEW_COLS.html
+CREATE OR REPLACE FUNCTION rs_emulator.pg_get_late_binding_view_cols() RETURNS SETOF record
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN QUERY
+    SELECT lv.schemaname::name, lv.viewname::name, a.attname, format_type(a.atttypid, a.atttypmod)::varchar, a.attnum::int
+    FROM rs_emulator.late_views lv
+    JOIN pg_namespace n ON n.nspname = lv.schemaname
+    JOIN pg_class v ON v.relnamespace = n.oid AND v.relname = lv.viewname
+    JOIN pg_attribute a ON a.attrelid = v.oid AND a.attnum > 0
+    ORDER BY 1, 2, 5;
 END $$;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA rs_emulator TO PUBLIC;

@@ -368,6 +368,17 @@ impl Session {
                 self.ddl(sql, relations.as_deref(), dropped_views, None).await
             }
             Statement::CreateTable(ct) => {
+                // IF NOT EXISTS on an existing table changes nothing, its attributes included.
+                if ct.if_not_exists {
+                    let probe = format!("SELECT to_regclass({}) IS NOT NULL", quote_literal(&ct.name.sql()));
+                    let r = self.be.query(&probe, None).await?;
+                    if !self.report_internal_ref(&r).await? {
+                        return Ok(false);
+                    }
+                    if r.first() == Some("t") {
+                        return self.relay_query(&ct.pg_sql()).await;
+                    }
+                }
                 let catalog = ct.catalog_sql();
                 self.ddl(&ct.pg_sql(), Some(&[]), &[], Some(&catalog)).await
             }

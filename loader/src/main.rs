@@ -1,26 +1,236 @@
-//! `redshift-load`: reads committed exports (bundle.json present) from S3 and loads them into
-//! Redshift. The load/watch/plan/status commands arrive with the loader issue; for now the binary
-//! reports which bundle format it understands, so the pairing with the extension can be checked.
+//! `redshift-load`: loads committed pg2redshift exports from S3 into Redshift, swapping each
+//! export's tables in within one transaction. See the README for commands and exit codes.
 
-use clap::Parser;
+mod error;
+mod report;
+mod sql;
+mod state;
+mod store;
+mod swap;
+
+use clap::{Parser, Subcommand};
+use pg2redshift_bundle::quote_qualified;
+
+use error::{LoadError, describe};
+use report::Reporter;
+use sql::{CopyAuth, copy_statement, retired_name, staging_name};
+use store::{Committed, Store, split_url};
+use swap::Done;
 
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about = "Load committed pg2redshift exports from S3 into Redshift, one transaction per export")]
 struct Cli {
-    /// Print the bundle format version this loader reads, then exit.
-    #[arg(long)]
-    format_version: bool,
+    /// Redshift connection URL (postgresql://user:password@host:port/db).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_TARGET", hide_env_values = true)]
+    target: Option<String>,
+    /// IAM role ARN Redshift's COPY assumes to read S3.
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_IAM_ROLE")]
+    iam_role: Option<String>,
+    /// Access key id for COPY (instead of an IAM role).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_ACCESS_KEY_ID", hide_env_values = true)]
+    access_key_id: Option<String>,
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_access_key: Option<String>,
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_SESSION_TOKEN", hide_env_values = true)]
+    session_token: Option<String>,
+    /// S3 endpoint for reading bundles (S3-compatible servers); AWS S3 when absent.
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_S3_REGION", default_value = "us-east-1")]
+    s3_region: String,
+    /// One JSON object per line instead of plain lines.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load one export: an s3://…/bundle.json URL, or a prefix holding exactly one export
+    /// (or several, with --latest).
+    Load {
+        url: String,
+        #[arg(long)]
+        latest: bool,
+    },
+    /// Load every committed export under a prefix not loaded yet, oldest first, then keep
+    /// polling (or stop after one pass with --once).
+    Watch {
+        prefix: String,
+        #[arg(long)]
+        once: bool,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = 60)]
+        interval: u64,
+    },
+    /// Print the SQL a load would run (credentials redacted), without running it.
+    Plan {
+        url: String,
+        #[arg(long)]
+        latest: bool,
+    },
+    /// What was loaded, when, from which export, with row counts.
+    Status,
+    /// Print the bundle format version this loader reads.
+    FormatVersion,
 }
 
 fn main() {
-    let cli = Cli::parse();
-    if cli.format_version {
-        println!("{}", pg2redshift_bundle::FORMAT_VERSION);
-    } else {
-        println!(
-            "redshift-load {}: reads bundle format {}",
-            env!("CARGO_PKG_VERSION"),
-            pg2redshift_bundle::FORMAT_VERSION
-        );
+    // SAFETY: called first thing, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    let cli = Cli::parse();
+    let report = Reporter { json: cli.json };
+    if let Err(e) = run(&cli, &report) {
+        report.error(&e.to_string(), e.exit_code());
+        std::process::exit(e.exit_code());
+    }
+}
+
+fn auth(cli: &Cli) -> Result<CopyAuth, LoadError> {
+    match (&cli.iam_role, &cli.access_key_id, &cli.secret_access_key) {
+        (Some(r), None, None) => Ok(CopyAuth::IamRole(r.clone())),
+        (None, Some(k), Some(s)) => Ok(CopyAuth::Keys {
+            access_key_id: k.clone(),
+            secret_access_key: s.clone(),
+            session_token: cli.session_token.clone(),
+        }),
+        (None, None, None) => Err(LoadError::Usage(
+            "COPY needs S3 authorization: --iam-role, or --access-key-id with --secret-access-key".into(),
+        )),
+        _ => Err(LoadError::Usage("give either --iam-role or an access key pair, not both".into())),
+    }
+}
+
+fn connect(cli: &Cli) -> Result<postgres::Client, LoadError> {
+    let url = cli
+        .target
+        .as_deref()
+        .ok_or_else(|| LoadError::Usage("no target: pass --target or set REDSHIFT_LOAD_TARGET".into()))?;
+    postgres::Client::connect(url, postgres::NoTls)
+        .map_err(|e| LoadError::Target(format!("cannot connect to the target: {}", describe(&e))))
+}
+
+/// The export a URL names: a bundle.json, or the one (or, with `latest`, the newest) export
+/// under a prefix.
+fn resolve(store: &Store, url: &str, latest: bool) -> Result<Vec<Committed>, LoadError> {
+    let (bucket, key) = split_url(url)?;
+    if key.ends_with("/bundle.json") {
+        return store.export_of(store.committed(&bucket, &key)?);
+    }
+    let mut exports = exports_under(store, &bucket, &key)?;
+    match (exports.len(), latest) {
+        (0, _) => Err(LoadError::Refused(format!("no committed export (bundle.json) under {url}"))),
+        (1, _) | (_, true) => Ok(exports.pop().unwrap_or_default()),
+        (n, false) => Err(LoadError::Usage(format!(
+            "{n} exports under {url}: name one bundle.json, or pass --latest for the newest"
+        ))),
+    }
+}
+
+/// Every committed export under a prefix, oldest first, each with all its tables.
+fn exports_under(store: &Store, bucket: &str, prefix: &str) -> Result<Vec<Vec<Committed>>, LoadError> {
+    let mut by_id: std::collections::BTreeMap<(String, String), Committed> = Default::default();
+    for key in store.bundle_keys(bucket, prefix)? {
+        let c = store.committed(bucket, &key)?;
+        by_id.entry((c.bundle.exported_at.clone(), c.bundle.export_id.clone())).or_insert(c);
+    }
+    by_id.into_values().map(|first| store.export_of(first)).collect()
+}
+
+fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
+    match &cli.command {
+        Command::FormatVersion => {
+            println!("{}", pg2redshift_bundle::FORMAT_VERSION);
+            Ok(())
+        }
+        Command::Status => {
+            let mut db = connect(cli)?;
+            let rows = state::status(&mut db)?;
+            if cli.json {
+                for r in &rows {
+                    println!(
+                        "{}",
+                        serde_json::json!({"table": r.target, "export_id": r.export_id, "exported_at": r.exported_at,
+                            "source": r.source, "rows": r.rows, "files": r.files, "bundle_url": r.bundle_url, "loaded_at": r.loaded_at})
+                    );
+                }
+            } else if rows.is_empty() {
+                println!("nothing loaded yet");
+            } else {
+                println!("{:<40} {:<26} {:>12} {:<20} source", "table", "export", "rows", "loaded at (UTC)");
+                for r in &rows {
+                    println!("{:<40} {:<26} {:>12} {:<20} {}", r.target, r.export_id, r.rows, r.loaded_at, r.source);
+                }
+            }
+            Ok(())
+        }
+        Command::Plan { url, latest } => {
+            let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
+            let export = resolve(&store, url, *latest)?;
+            let auth = auth(cli)?;
+            println!("-- export {} ({} table(s)), one transaction", export[0].bundle.export_id, export.len());
+            println!("BEGIN;\nLOCK pg2redshift_loader.loads;");
+            for c in &export {
+                let t = &c.bundle.table;
+                println!("{};", t.create_table_sql_as(&t.schema, &staging_name(&t.name)));
+                println!("{};", copy_statement(&c.bundle, &c.bucket, &auth, true)?);
+                println!("-- check: {} rows loaded", c.bundle.totals.rows);
+            }
+            for c in &export {
+                let t = &c.bundle.table;
+                let target = quote_qualified(&t.schema, &t.name);
+                println!("-- if {target} exists: its ordinary dependent views are dropped here and re-created below");
+                println!("ALTER TABLE {target} RENAME TO \"{}\";", retired_name(&t.name));
+                println!("ALTER TABLE {} RENAME TO \"{}\";", quote_qualified(&t.schema, &staging_name(&t.name)), t.name);
+                println!("-- the old table's owner and grants are applied to {target}");
+                println!("DROP TABLE {};", quote_qualified(&t.schema, &retired_name(&t.name)));
+                println!("INSERT INTO pg2redshift_loader.loads VALUES (…{}…);", c.bundle.export_id);
+            }
+            println!("COMMIT;");
+            Ok(())
+        }
+        Command::Load { url, latest } => {
+            let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
+            let export = resolve(&store, url, *latest)?;
+            let auth = auth(cli)?;
+            let mut db = connect(cli)?;
+            load_one(&mut db, &export, &auth, report)
+        }
+        Command::Watch { prefix, once, interval } => {
+            let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
+            let auth = auth(cli)?;
+            let (bucket, key) = split_url(prefix)?;
+            loop {
+                let result = (|| {
+                    let mut db = connect(cli)?;
+                    for export in exports_under(&store, &bucket, &key)? {
+                        match load_one(&mut db, &export, &auth, report) {
+                            // An older export than what is loaded: skipped, never loaded over it.
+                            Err(LoadError::Refused(m)) => report.line("skipped", &format!("skipped: {m}")),
+                            other => other?,
+                        }
+                    }
+                    Ok(())
+                })();
+                match (result, once) {
+                    (r, true) => return r,
+                    (Err(e), false) => report.error(&e.to_string(), e.exit_code()),
+                    (Ok(()), false) => {}
+                }
+                std::thread::sleep(std::time::Duration::from_secs(*interval));
+            }
+        }
+    }
+}
+
+fn load_one(db: &mut postgres::Client, export: &[Committed], auth: &CopyAuth, report: &Reporter) -> Result<(), LoadError> {
+    let id = export[0].bundle.export_id.clone();
+    match swap::load_export(db, export, auth, report)? {
+        Done::Loaded => report.export_done(&id, export.len(), "loaded"),
+        Done::AlreadyLoaded => report.export_done(&id, export.len(), "already loaded, nothing to do"),
+    }
+    Ok(())
 }

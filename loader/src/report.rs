@@ -1,0 +1,48 @@
+//! What the loader says: plain lines for people and logs, or one JSON object per line with
+//! `--json`. Credentials never reach it: the only SQL printed is built with secrets redacted.
+
+use std::time::Duration;
+
+pub struct Reporter {
+    pub json: bool,
+}
+
+impl Reporter {
+    pub fn line(&self, event: &str, message: &str) {
+        if self.json {
+            println!("{}", serde_json::json!({ "event": event, "message": message }));
+        } else {
+            println!("{message}");
+        }
+    }
+
+    pub fn table_loaded(&self, schema: &str, table: &str, rows: u64, took: Duration) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::json!({ "event": "table_loaded", "schema": schema, "table": table, "rows": rows, "seconds": took.as_secs_f64() })
+            );
+        } else {
+            println!("{schema}.{table}: {rows} rows loaded in {:.1}s", took.as_secs_f64());
+        }
+    }
+
+    pub fn export_done(&self, export_id: &str, tables: usize, outcome: &str) {
+        if self.json {
+            println!("{}", serde_json::json!({ "event": "export", "export_id": export_id, "tables": tables, "outcome": outcome }));
+        } else {
+            println!("export {export_id} ({tables} table(s)): {outcome}");
+        }
+    }
+
+    pub fn error(&self, message: &str, code: i32) {
+        if self.json {
+            println!("{}", serde_json::json!({ "event": "error", "message": message, "exit_code": code }));
+        }
+        let first = message.lines().next().unwrap_or("");
+        eprintln!("redshift-load: {first}");
+        for rest in message.lines().skip(1) {
+            eprintln!("{rest}");
+        }
+    }
+}

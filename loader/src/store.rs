@@ -1,0 +1,137 @@
+//! Reading committed exports from S3: a bundle.json is the commit marker of one table's export,
+//! and lists its siblings (the other tables of the same export).
+
+use aws_sdk_s3::config::{BehaviorVersion, Region};
+use pg2redshift_bundle::Bundle;
+
+use crate::error::LoadError;
+
+pub struct Store {
+    runtime: tokio::runtime::Runtime,
+    client: aws_sdk_s3::Client,
+}
+
+/// `s3://bucket/key` → (bucket, key).
+pub fn split_url(url: &str) -> Result<(String, String), LoadError> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| LoadError::Usage(format!("not an s3:// URL: {url}")))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(LoadError::Usage(format!("no bucket in {url}")));
+    }
+    Ok((bucket.to_string(), key.to_string()))
+}
+
+/// One committed table export.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub bucket: String,
+    pub key: String,
+    pub bundle: Bundle,
+}
+
+impl Committed {
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+impl Store {
+    /// Credentials from the standard AWS chain; `endpoint` for S3-compatible servers.
+    pub fn new(endpoint: Option<&str>, region: &str) -> Result<Store, LoadError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LoadError::Usage(format!("cannot start the S3 runtime: {e}")))?;
+        let client = runtime.block_on(async {
+            let shared = aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(region.to_string()))
+                .load()
+                .await;
+            let mut conf = aws_sdk_s3::config::Builder::from(&shared);
+            if let Some(e) = endpoint {
+                conf = conf.endpoint_url(e).force_path_style(true);
+            }
+            aws_sdk_s3::Client::from_conf(conf.build())
+        });
+        Ok(Store { runtime, client })
+    }
+
+    pub fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, LoadError> {
+        self.runtime.block_on(async {
+            match self.client.get_object().bucket(bucket).key(key).send().await {
+                Ok(out) => {
+                    let bytes = out.body.collect().await.map_err(|e| LoadError::S3(format!("reading s3://{bucket}/{key}: {e}")))?;
+                    Ok(Some(bytes.into_bytes().to_vec()))
+                }
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+                Err(e) => Err(LoadError::S3(format!(
+                    "reading s3://{bucket}/{key}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                ))),
+            }
+        })
+    }
+
+    /// Every key under `prefix` that ends in `/bundle.json`.
+    pub fn bundle_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, LoadError> {
+        self.runtime.block_on(async {
+            let mut keys = Vec::new();
+            let mut token = None;
+            loop {
+                let page = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .set_continuation_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| LoadError::S3(format!("listing s3://{bucket}/{prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+                keys.extend(page.contents().iter().filter_map(|o| o.key()).filter(|k| k.ends_with("/bundle.json")).map(str::to_string));
+                match page.next_continuation_token() {
+                    Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                    _ => break,
+                }
+            }
+            Ok(keys)
+        })
+    }
+
+    /// A committed table export; Refused when bundle.json is missing or of an unknown format.
+    pub fn committed(&self, bucket: &str, key: &str) -> Result<Committed, LoadError> {
+        let body = self
+            .get(bucket, key)?
+            .ok_or_else(|| LoadError::Refused(format!("s3://{bucket}/{key} does not exist (not a committed export)")))?;
+        let text = String::from_utf8(body).map_err(|_| LoadError::Refused(format!("s3://{bucket}/{key} is not UTF-8")))?;
+        let bundle = Bundle::from_json(&text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: {e}")))?;
+        Ok(Committed { bucket: bucket.to_string(), key: key.to_string(), bundle })
+    }
+
+    /// Every table of the export that `first` belongs to, `first` included, in the export's
+    /// order. A sibling without bundle.json means the export is not complete: refused.
+    pub fn export_of(&self, first: Committed) -> Result<Vec<Committed>, LoadError> {
+        let mut out = Vec::new();
+        for member in &first.bundle.export {
+            if member.bundle_key == first.key {
+                out.push(first.clone());
+                continue;
+            }
+            let c = self.committed(&first.bucket, &member.bundle_key)?;
+            if c.bundle.export_id != first.bundle.export_id {
+                return Err(LoadError::Refused(format!(
+                    "{} belongs to export {}, not {}",
+                    c.url(),
+                    c.bundle.export_id,
+                    first.bundle.export_id
+                )));
+            }
+            out.push(c);
+        }
+        if out.is_empty() {
+            out.push(first);
+        }
+        Ok(out)
+    }
+}

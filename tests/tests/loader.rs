@@ -1,0 +1,287 @@
+//! `redshift-load` against the Redshift emulator with real exports from the extension: one
+//! transaction per export, the swap keeps grants and views, readers never see an error or a
+//! half-loaded export, failures change nothing, and an export is loaded once, never over a
+//! newer one.
+
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use e2e::{S3, describe, export_database, redshift, stack_setting, unique_prefix};
+
+fn loader() -> Command {
+    let mut c = Command::new(stack_setting("PG2RS_LOADER_BIN"));
+    c.env("REDSHIFT_LOAD_TARGET", stack_setting("PG2RS_REDSHIFT_URL"))
+        .env("REDSHIFT_LOAD_IAM_ROLE", stack_setting("PG2RS_REDSHIFT_IAM_ROLE"))
+        .env("REDSHIFT_LOAD_S3_ENDPOINT", stack_setting("PG2RS_S3_ENDPOINT"))
+        .env("REDSHIFT_LOAD_S3_REGION", stack_setting("PG2RS_S3_REGION"))
+        .env("AWS_ACCESS_KEY_ID", stack_setting("PG2RS_S3_ACCESS_KEY"))
+        .env("AWS_SECRET_ACCESS_KEY", stack_setting("PG2RS_S3_SECRET_KEY"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    c
+}
+
+fn load(args: &[&str]) -> Output {
+    loader().arg("load").args(args).output().expect("run redshift-load")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn must_load(url: &str) -> String {
+    let out = load(&[url]);
+    assert!(out.status.success(), "load {url} failed: {}", text(&out));
+    text(&out)
+}
+
+/// Exports schema `schema` and returns the URL of one of its bundle.json files.
+fn export_schema(src: &mut postgres::Client, schema: &str, prefix: &str) -> String {
+    let rows = src
+        .query(&format!("SELECT bundle_url FROM redshift_export_schema('{schema}', prefix => '{prefix}')"), &[])
+        .unwrap_or_else(|e| panic!("export: {}", describe(&e)));
+    rows[0].get(0)
+}
+
+/// An empty target schema and no load history for it, so a test can run again.
+fn fresh_target(schema: &str) {
+    let mut rs = redshift();
+    rs.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).expect("drop schema");
+    let exists = count(&mut rs, "SELECT count(*) FROM pg_tables WHERE schemaname = 'pg2redshift_loader'");
+    if exists > 0 {
+        rs.execute("DELETE FROM pg2redshift_loader.loads WHERE target_schema = $1", &[&schema]).expect("history");
+    }
+}
+
+fn count(db: &mut postgres::Client, sql: &str) -> i64 {
+    db.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).get(0)
+}
+
+#[test]
+fn load_swaps_keeping_grants_and_views_once_and_never_older() {
+    fresh_target("ld1");
+    let mut src = export_database("e2e_loader_swap");
+    src.batch_execute(
+        "CREATE SCHEMA ld1; CREATE TABLE ld1.a (id int PRIMARY KEY, name text);
+         INSERT INTO ld1.a SELECT g, 'n' || g FROM generate_series(1, 10) g;
+         CREATE TABLE ld1.b (id int, v numeric(10,2)); INSERT INTO ld1.b VALUES (1, 1.5)",
+    )
+    .expect("source");
+    let prefix = unique_prefix("loader-swap");
+    let first = export_schema(&mut src, "ld1", &prefix);
+    let out = must_load(&first);
+    assert!(out.contains("loaded"), "{out}");
+
+    let mut rs = redshift();
+    let reader = stack_setting("PG2RS_REDSHIFT_READER_URL");
+    let reader_name = reader.split("://").nth(1).and_then(|s| s.split(':').next()).expect("reader name").to_string();
+    rs.batch_execute(&format!(
+        "GRANT USAGE ON SCHEMA ld1 TO {reader_name}; GRANT SELECT ON ld1.a TO {reader_name};
+         CREATE VIEW ld1.v_plain AS SELECT count(*) AS n FROM ld1.a;
+         CREATE VIEW ld1.v_late AS SELECT count(*) AS n FROM ld1.a WITH NO SCHEMA BINDING;
+         GRANT SELECT ON ld1.v_plain TO {reader_name}"
+    ))
+    .unwrap_or_else(|e| panic!("{}", describe(&e)));
+
+    // The source changes, gains a column, and is exported again.
+    src.batch_execute(
+        "INSERT INTO ld1.a SELECT g, 'n' || g FROM generate_series(11, 25) g; DELETE FROM ld1.a WHERE id = 1;
+         ALTER TABLE ld1.a ADD COLUMN added date; UPDATE ld1.a SET added = '2024-01-01' WHERE id = 2",
+    )
+    .expect("change");
+    let second = export_schema(&mut src, "ld1", &prefix);
+    must_load(&second);
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld1.a"), 24);
+    assert_eq!(count(&mut rs, "SELECT n FROM ld1.v_plain"), 24, "ordinary view re-created on the new table");
+    assert_eq!(count(&mut rs, "SELECT n FROM ld1.v_late"), 24, "late-binding view follows the name");
+    assert_eq!(count(&mut rs, "SELECT count(added) FROM ld1.a"), 1, "the new column arrived");
+    let mut r = e2e::connect(&reader);
+    assert_eq!(count(&mut r, "SELECT count(*) FROM ld1.a"), 24, "grant carried over");
+    assert_eq!(count(&mut r, "SELECT n FROM ld1.v_plain"), 24, "view grant carried over");
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%pg2rs%'"), 0);
+
+    // Again: nothing to do. The older one: refused, exit code 3.
+    let again = load(&[&second]);
+    assert!(again.status.success() && text(&again).contains("already loaded"), "{}", text(&again));
+    let older = load(&[&first]);
+    assert_eq!(older.status.code(), Some(3), "{}", text(&older));
+    assert!(text(&older).contains("older export"), "{}", text(&older));
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld1.a"), 24);
+
+    let status = loader().args(["status", "--json"]).output().expect("status");
+    let s = text(&status);
+    let export_id = second.rsplit('/').nth(1).expect("export id");
+    assert!(s.contains("\"table\":\"ld1.a\"") && s.contains(export_id), "{s}");
+    // plan prints SQL with the role but never a secret.
+    let plan = loader()
+        .args(["plan", &second])
+        .env_remove("REDSHIFT_LOAD_IAM_ROLE")
+        .env("REDSHIFT_LOAD_ACCESS_KEY_ID", "AKIDSECRETLOOKING")
+        .env("REDSHIFT_LOAD_SECRET_ACCESS_KEY", "very-secret")
+        .output()
+        .expect("plan");
+    let p = text(&plan);
+    assert!(plan.status.success() && p.contains("COPY \"ld1\".\"a__pg2rs_new\""), "{p}");
+    assert!(!p.contains("very-secret") && !p.contains("AKIDSECRETLOOKING"), "{p}");
+}
+
+#[test]
+fn a_bad_row_fails_the_load_explains_it_and_changes_nothing() {
+    fresh_target("ld2");
+    let mut src = export_database("e2e_loader_bad_row");
+    src.batch_execute("CREATE SCHEMA ld2; CREATE TABLE ld2.t (id int, name text); INSERT INTO ld2.t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        .expect("source");
+    let prefix = unique_prefix("loader-bad");
+    let good = export_schema(&mut src, "ld2", &prefix);
+    must_load(&good);
+    let mut rs = redshift();
+    rs.batch_execute("CREATE VIEW ld2.v AS SELECT id FROM ld2.t").expect("view");
+
+    src.batch_execute("INSERT INTO ld2.t VALUES (4, 'd')").expect("insert");
+    let bad = export_schema(&mut src, "ld2", &prefix);
+    // Damage the data: the third line's id is not a number (the manifest keeps its size right).
+    let s3 = S3::stack();
+    let bundle = s3.bundle(&bad);
+    let part = bundle.files[0].key.clone();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, b"1,a\n2,b\nx3,c\n4,d\n").expect("gzip");
+    let body = gz.finish().expect("gzip");
+    let size = body.len();
+    s3.put(&part, body);
+    let manifest = String::from_utf8(s3.get(&bundle.manifest_key)).expect("manifest");
+    let fixed = manifest.replace(
+        &format!("\"content_length\":{}", bundle.files[0].compressed_bytes),
+        &format!("\"content_length\":{size}"),
+    );
+    s3.put(&bundle.manifest_key, fixed.into_bytes());
+
+    let out = load(&[&bad]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("Load into table"), "{t}");
+    assert!(t.contains("line 3") && t.contains("column id") && t.contains("Invalid digit") && t.contains("'x3'"), "{t}");
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld2.t"), 3);
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld2.v"), 3);
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%pg2rs%'"), 0);
+}
+
+#[test]
+fn a_loader_killed_mid_copy_leaves_the_old_tables_and_the_next_run_succeeds() {
+    fresh_target("ld3");
+    let mut src = export_database("e2e_loader_killed");
+    src.batch_execute("CREATE SCHEMA ld3; CREATE TABLE ld3.t (id int, pad text); INSERT INTO ld3.t VALUES (1, 'x')")
+        .expect("source");
+    let prefix = unique_prefix("loader-killed");
+    let small = export_schema(&mut src, "ld3", &prefix);
+    must_load(&small);
+    src.batch_execute("INSERT INTO ld3.t SELECT g, repeat('p', 100) FROM generate_series(2, 1500000) g").expect("grow");
+    let big = export_schema(&mut src, "ld3", &prefix);
+
+    let mut backing = e2e::connect(&stack_setting("PG2RS_TARGET_PG_URL"));
+    let mut child = loader().arg("load").arg(&big).spawn().expect("spawn loader");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let copying = count(
+            &mut backing,
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY \"ld3\".\"t__pg2rs_new\"%FROM STDIN'",
+        );
+        if copying > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the COPY never started");
+        assert!(child.try_wait().expect("wait").is_none(), "the loader finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let mut rs = redshift();
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld3.t"), 1, "the old table stands");
+    // The next run waits for the abandoned transaction to end, then loads.
+    must_load(&big);
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld3.t"), 1_500_000);
+}
+
+/// Twenty loads of a two-table export while readers query both tables and a view joining them:
+/// never an error, always one whole export (both tables from the same load).
+#[test]
+fn readers_see_old_or_new_never_an_error_or_a_mix() {
+    fresh_target("ld4");
+    let mut src = export_database("e2e_loader_readers");
+    src.batch_execute(
+        "CREATE SCHEMA ld4; CREATE TABLE ld4.r1 (id int PRIMARY KEY); CREATE TABLE ld4.r2 (id int PRIMARY KEY, r1_id int);
+         INSERT INTO ld4.r1 SELECT generate_series(1, 100); INSERT INTO ld4.r2 SELECT g, g FROM generate_series(1, 100) g",
+    )
+    .expect("source");
+    let prefix = unique_prefix("loader-readers");
+    let url = export_schema(&mut src, "ld4", &prefix);
+    must_load(&url);
+    let mut rs = redshift();
+    rs.batch_execute("CREATE VIEW ld4.joined AS SELECT count(*) AS n FROM ld4.r1 JOIN ld4.r2 ON r2.r1_id = r1.id")
+        .expect("view");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    // One reader counts both tables in one statement (the same snapshot: never one table new
+    // and the other old); the other reads the join through the ordinary view.
+    let queries = [
+        "SELECT (SELECT count(*) FROM ld4.r1), (SELECT count(*) FROM ld4.r2)",
+        "SELECT n, n FROM ld4.joined",
+    ];
+    let mut readers = Vec::new();
+    for sql in queries {
+        let stop = stop.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut db = redshift();
+            let mut seen = std::collections::BTreeSet::new();
+            while !stop.load(Ordering::SeqCst) {
+                let row = db
+                    .query_one(sql, &[])
+                    .unwrap_or_else(|e| panic!("a reader got an error from {sql}: {}", describe(&e)));
+                let (a, b): (i64, i64) = (row.get(0), row.get(1));
+                assert_eq!(a, b, "a reader saw a mix: {sql}");
+                assert!((100..=120).contains(&a), "unexpected count {a}");
+                seen.insert(a);
+            }
+            seen
+        }));
+    }
+    for i in 1..=20 {
+        src.batch_execute(&format!(
+            "INSERT INTO ld4.r1 VALUES ({0}); INSERT INTO ld4.r2 VALUES ({0}, {0})",
+            100 + i
+        ))
+        .expect("grow");
+        let url = export_schema(&mut src, "ld4", &prefix);
+        must_load(&url);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut seen = std::collections::BTreeSet::new();
+    for r in readers {
+        seen.extend(r.join().expect("reader"));
+    }
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld4.r1"), 120);
+    assert!(seen.len() > 2, "the readers saw only {seen:?}: they did not overlap the loads");
+}
+
+#[test]
+fn watch_once_loads_each_export_once_oldest_first() {
+    fresh_target("ld5");
+    let mut src = export_database("e2e_loader_watch");
+    src.batch_execute("CREATE SCHEMA ld5; CREATE TABLE ld5.t (id int)").expect("source");
+    let prefix = unique_prefix("loader-watch");
+    for n in 1..=3 {
+        src.batch_execute(&format!("INSERT INTO ld5.t VALUES ({n})")).expect("insert");
+        export_schema(&mut src, "ld5", &prefix);
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let watch_url = format!("s3://{}/{prefix}/", e2e::s3_bucket());
+    let out = loader().args(["watch", "--once", &watch_url]).output().expect("watch");
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert_eq!(t.matches(": loaded").count(), 3, "{t}");
+    let mut rs = redshift();
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld5.t"), 3);
+    let again = loader().args(["watch", "--once", &watch_url]).output().expect("watch");
+    assert!(again.status.success() && !text(&again).contains(": loaded"), "{}", text(&again));
+}
