@@ -53,6 +53,10 @@ enum Command {
         url: String,
         #[arg(long)]
         latest: bool,
+        /// Drop tables loaded earlier from the same source schema that this export no longer
+        /// holds (left alone by default).
+        #[arg(long)]
+        drop_missing: bool,
     },
     /// Load every committed export under a prefix not loaded yet, oldest first, then keep
     /// polling (or stop after one pass with --once).
@@ -63,6 +67,9 @@ enum Command {
         /// Seconds between polls.
         #[arg(long, default_value_t = 60)]
         interval: u64,
+        /// As for load.
+        #[arg(long)]
+        drop_missing: bool,
     },
     /// Print the SQL a load would run (credentials redacted), without running it.
     Plan {
@@ -192,14 +199,14 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
             println!("COMMIT;");
             Ok(())
         }
-        Command::Load { url, latest } => {
+        Command::Load { url, latest, drop_missing } => {
             let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
             let export = resolve(&store, url, *latest)?;
             let auth = auth(cli)?;
             let mut db = connect(cli)?;
-            load_one(&mut db, &export, &auth, report)
+            load_one(&mut db, &export, &auth, *drop_missing, report)
         }
-        Command::Watch { prefix, once, interval } => {
+        Command::Watch { prefix, once, interval, drop_missing } => {
             let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
             let auth = auth(cli)?;
             let (bucket, key) = split_url(prefix)?;
@@ -207,7 +214,7 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
                 let result = (|| {
                     let mut db = connect(cli)?;
                     for export in exports_under(&store, &bucket, &key)? {
-                        match load_one(&mut db, &export, &auth, report) {
+                        match load_one(&mut db, &export, &auth, *drop_missing, report) {
                             // An older export than what is loaded: skipped, never loaded over it.
                             Err(LoadError::Refused(m)) => report.line("skipped", &format!("skipped: {m}")),
                             other => other?,
@@ -226,9 +233,15 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
     }
 }
 
-fn load_one(db: &mut postgres::Client, export: &[Committed], auth: &CopyAuth, report: &Reporter) -> Result<(), LoadError> {
+fn load_one(
+    db: &mut postgres::Client,
+    export: &[Committed],
+    auth: &CopyAuth,
+    drop_missing: bool,
+    report: &Reporter,
+) -> Result<(), LoadError> {
     let id = export[0].bundle.export_id.clone();
-    match swap::load_export(db, export, auth, report)? {
+    match swap::load_export(db, export, auth, drop_missing, report)? {
         Done::Loaded => report.export_done(&id, export.len(), "loaded"),
         Done::AlreadyLoaded => report.export_done(&id, export.len(), "already loaded, nothing to do"),
     }

@@ -1,13 +1,33 @@
 //! What the loader says: plain lines for people and logs, or one JSON object per line with
 //! `--json`. Credentials never reach it: the only SQL printed is built with secrets redacted.
 
+use std::io::IsTerminal;
 use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 pub struct Reporter {
     pub json: bool,
 }
 
 impl Reporter {
+    /// A spinner for one table's COPY on a terminal; plain lines elsewhere.
+    pub fn copy_started(&self, label: &str, message: &str) -> Option<ProgressBar> {
+        if self.json || !std::io::stdout().is_terminal() {
+            self.line("copy", message);
+            return None;
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix}: {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(label.to_string());
+        bar.set_message("COPY running");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Some(bar)
+    }
+
     pub fn line(&self, event: &str, message: &str) {
         if self.json {
             println!("{}", serde_json::json!({ "event": event, "message": message }));

@@ -28,7 +28,15 @@ pub enum Done {
 /// How many times a transaction that lost a serialization conflict is run again.
 const ATTEMPTS: u32 = 5;
 
-pub fn load_export(db: &mut Client, export: &[Committed], auth: &CopyAuth, report: &Reporter) -> Result<Done, LoadError> {
+/// `drop_missing`: tables loaded earlier from the same source schema that this export no longer
+/// contains are dropped in the same transaction (off by default: they are left alone).
+pub fn load_export(
+    db: &mut Client,
+    export: &[Committed],
+    auth: &CopyAuth,
+    drop_missing: bool,
+    report: &Reporter,
+) -> Result<Done, LoadError> {
     // Two loaders starting together may race to create it: the loser tries again.
     let mut tries = 0;
     while let Err(e) = db.batch_execute(state::CREATE) {
@@ -40,7 +48,7 @@ pub fn load_export(db: &mut Client, export: &[Committed], auth: &CopyAuth, repor
     }
     let mut attempt = 1;
     loop {
-        match try_load(db, export, auth, report) {
+        match try_load(db, export, auth, drop_missing, report) {
             Err(Attempt::Conflict(msg)) if attempt < ATTEMPTS => {
                 let wait = Duration::from_millis(500 << attempt);
                 report.line("retry", &format!("serialization conflict ({msg}); retrying in {:.1}s", wait.as_secs_f64()));
@@ -91,7 +99,13 @@ struct DependentView {
     acl: Option<String>,
 }
 
-fn try_load(db: &mut Client, export: &[Committed], auth: &CopyAuth, report: &Reporter) -> Result<Done, Attempt> {
+fn try_load(
+    db: &mut Client,
+    export: &[Committed],
+    auth: &CopyAuth,
+    drop_missing: bool,
+    report: &Reporter,
+) -> Result<Done, Attempt> {
     let first = &export[0].bundle;
     let mut tx = db.transaction().map_err(|e| LoadError::Target(describe(&e)))?;
     // One loader at a time; the second sees what the first committed.
@@ -132,8 +146,15 @@ fn try_load(db: &mut Client, export: &[Committed], auth: &CopyAuth, report: &Rep
         exec(&mut tx, &format!("DROP TABLE IF EXISTS {staging}"), "dropping a leftover staging table")?;
         exec(&mut tx, &t.create_table_sql_as(&t.schema, &staging_name(&t.name)), &format!("creating {staging}"))?;
         let copy = copy_statement(b, &c.bucket, auth, false)?;
-        report.line("copy", &format!("{}.{}: COPY from {} ({} files, {} rows)", t.schema, t.name, b.manifest_key, b.totals.files, b.totals.rows));
-        let n = match tx.execute(copy.as_str(), &[]) {
+        let bar = report.copy_started(
+            &format!("{}.{}", t.schema, t.name),
+            &format!("{}.{}: COPY from {} ({} files, {} rows)", t.schema, t.name, b.manifest_key, b.totals.files, b.totals.rows),
+        );
+        let result = tx.execute(copy.as_str(), &[]);
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let n = match result {
             Ok(n) => n,
             Err(e) if is_conflict(&e) => return Err(Attempt::Conflict(describe(&e))),
             Err(e) => {
@@ -265,6 +286,9 @@ fn try_load(db: &mut Client, export: &[Committed], auth: &CopyAuth, report: &Rep
         )
         .map_err(|e| LoadError::Failed(format!("recording the load: {}", describe(&e))))?;
     }
+    if drop_missing {
+        drop_gone_tables(&mut tx, export, report)?;
+    }
     tx.commit().map_err(|e| {
         if is_conflict(&e) {
             Attempt::Conflict(describe(&e))
@@ -273,6 +297,36 @@ fn try_load(db: &mut Client, export: &[Committed], auth: &CopyAuth, report: &Rep
         }
     })?;
     Ok(Done::Loaded)
+}
+
+/// Drops the tables loaded from the export's source schemas that the export no longer holds.
+fn drop_gone_tables(tx: &mut Transaction<'_>, export: &[Committed], report: &Reporter) -> Result<(), Attempt> {
+    let present: Vec<(String, String)> =
+        export.iter().map(|c| (c.bundle.table.schema.clone(), c.bundle.table.name.clone())).collect();
+    let mut sources: Vec<(String, String)> =
+        export.iter().map(|c| (c.bundle.source.database.clone(), c.bundle.source.schema.clone())).collect();
+    sources.dedup();
+    for (database, schema) in sources {
+        let rows = tx
+            .query(
+                "SELECT DISTINCT target_schema, target_table FROM pg2redshift_loader.loads \
+                 WHERE source_database = $1 AND source_schema = $2",
+                &[&database, &schema],
+            )
+            .map_err(|e| LoadError::Failed(format!("reading the load history: {}", describe(&e))))?;
+        for r in rows {
+            let (ts, tt): (String, String) = (r.get(0), r.get(1));
+            if present.contains(&(ts.clone(), tt.clone())) {
+                continue;
+            }
+            let name = quote_qualified(&ts, &tt);
+            exec(tx, &format!("DROP TABLE IF EXISTS {name}"), &format!("dropping {name}, gone from the source"))?;
+            tx.execute("DELETE FROM pg2redshift_loader.loads WHERE target_schema = $1 AND target_table = $2", &[&ts, &tt])
+                .map_err(|e| LoadError::Failed(format!("updating the load history: {}", describe(&e))))?;
+            report.line("dropped", &format!("{ts}.{tt}: dropped (no longer in {database}/{schema})"));
+        }
+    }
+    Ok(())
 }
 
 /// Ordinary views on the table, and views on those, in creation order. Late-binding views are

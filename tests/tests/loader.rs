@@ -285,3 +285,22 @@ fn watch_once_loads_each_export_once_oldest_first() {
     let again = loader().args(["watch", "--once", &watch_url]).output().expect("watch");
     assert!(again.status.success() && !text(&again).contains(": loaded"), "{}", text(&again));
 }
+
+#[test]
+fn a_table_gone_from_the_source_schema_is_dropped_only_when_asked() {
+    fresh_target("ld6");
+    let mut src = export_database("e2e_loader_gone");
+    src.batch_execute("CREATE SCHEMA ld6; CREATE TABLE ld6.keep (id int); CREATE TABLE ld6.gone (id int)").expect("source");
+    let prefix = unique_prefix("loader-gone");
+    must_load(&export_schema(&mut src, "ld6", &prefix));
+    src.batch_execute("DROP TABLE ld6.gone; INSERT INTO ld6.keep VALUES (1)").expect("drop");
+    must_load(&export_schema(&mut src, "ld6", &prefix));
+    let mut rs = redshift();
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM pg_tables WHERE schemaname = 'ld6'"), 2, "left alone by default");
+    src.batch_execute("INSERT INTO ld6.keep VALUES (2)").expect("insert");
+    let url = export_schema(&mut src, "ld6", &prefix);
+    let out = load(&["--drop-missing", &url]);
+    assert!(out.status.success() && text(&out).contains("ld6.gone: dropped"), "{}", text(&out));
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM pg_tables WHERE schemaname = 'ld6'"), 1);
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld6.keep"), 2);
+}
