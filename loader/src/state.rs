@@ -23,12 +23,14 @@ CREATE TABLE IF NOT EXISTS pg2redshift_loader.loads (
 
 pub const LOCK: &str = "LOCK pg2redshift_loader.loads";
 
-/// The export last loaded into `schema.table`: (export_id, exported_at).
+/// The export last loaded into `schema.table`: (export_id, exported_at). Exports are ordered by
+/// their snapshot time (`exported_at`, fixed-width RFC 3339 with microseconds, so text order is
+/// time order): loads never go backwards, so the newest export is the one in place.
 pub fn last_loaded(db: &mut impl GenericClient, schema: &str, table: &str) -> Result<Option<(String, String)>, LoadError> {
     let rows = db
         .query(
             "SELECT export_id, exported_at FROM pg2redshift_loader.loads \
-             WHERE target_schema = $1 AND target_table = $2 ORDER BY loaded_at DESC, exported_at DESC LIMIT 1",
+             WHERE target_schema = $1 AND target_table = $2 ORDER BY exported_at DESC LIMIT 1",
             &[&schema, &table],
         )
         .map_err(|e| LoadError::Target(format!("reading the load history: {}", describe(&e))))?;
@@ -61,7 +63,7 @@ pub fn status(db: &mut postgres::Client) -> Result<Vec<LoadRow>, LoadError> {
                     l.source_database || '/' || l.source_schema || '.' || l.source_table, l.row_count, l.file_count,
                     l.bundle_url, CAST(l.loaded_at AS VARCHAR)
              FROM pg2redshift_loader.loads l
-             WHERE l.loaded_at = (SELECT max(x.loaded_at) FROM pg2redshift_loader.loads x
+             WHERE l.exported_at = (SELECT max(x.exported_at) FROM pg2redshift_loader.loads x
                                   WHERE x.target_schema = l.target_schema AND x.target_table = l.target_table)
              ORDER BY 1",
             &[],
