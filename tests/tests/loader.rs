@@ -136,7 +136,12 @@ fn a_bad_row_fails_the_load_explains_it_and_changes_nothing() {
     let good = export_schema(&mut src, "ld2", &prefix);
     must_load(&good);
     let mut rs = redshift();
-    rs.batch_execute("CREATE VIEW ld2.v AS SELECT id FROM ld2.t").expect("view");
+    let reader = stack_setting("PG2RS_REDSHIFT_READER_URL");
+    let reader_name = reader.split("://").nth(1).and_then(|s| s.split(':').next()).expect("reader name").to_string();
+    rs.batch_execute(&format!(
+        "CREATE VIEW ld2.v AS SELECT id FROM ld2.t; GRANT USAGE ON SCHEMA ld2 TO {reader_name}; GRANT SELECT ON ld2.t TO {reader_name}"
+    ))
+    .expect("view and grant");
 
     src.batch_execute("INSERT INTO ld2.t VALUES (4, 'd')").expect("insert");
     let bad = export_schema(&mut src, "ld2", &prefix);
@@ -163,6 +168,7 @@ fn a_bad_row_fails_the_load_explains_it_and_changes_nothing() {
     assert!(t.contains("line 3") && t.contains("column id") && t.contains("Invalid digit") && t.contains("'x3'"), "{t}");
     assert_eq!(count(&mut rs, "SELECT count(*) FROM ld2.t"), 3);
     assert_eq!(count(&mut rs, "SELECT count(*) FROM ld2.v"), 3);
+    assert_eq!(count(&mut e2e::connect(&reader), "SELECT count(*) FROM ld2.t"), 3, "the grant still stands");
     assert_eq!(count(&mut rs, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%pg2rs%'"), 0);
 }
 
