@@ -281,6 +281,31 @@ $$;
 CREATE OR REPLACE FUNCTION rs_emulator.dateadd(part text, n bigint, t date) RETURNS timestamp
 LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT rs_emulator.dateadd(part, n, t::timestamp) $$;
 
+-- STRTOL(num_string, base) → BIGINT. https://docs.aws.amazon.com/redshift/latest/dg/r_STRTOL.html
+CREATE OR REPLACE FUNCTION rs_emulator.strtol(num text, base int) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+  v bigint := 0;
+  d int;
+  c text;
+  neg boolean := left(num, 1) = '-';
+BEGIN
+  IF base = 16 AND num ~ '^[0-9a-fA-F]{1,15}$' THEN
+    RETURN ('x' || lpad(num, 16, '0'))::bit(64)::bigint;
+  END IF;
+  IF base < 2 OR base > 36 THEN
+    RAISE EXCEPTION 'strtol: base % is out of range', base USING ERRCODE = '22023';
+  END IF;
+  FOREACH c IN ARRAY regexp_split_to_array(lower(ltrim(num, '+-')), '') LOOP
+    d := strpos('0123456789abcdefghijklmnopqrstuvwxyz', c) - 1;
+    IF d < 0 OR d >= base THEN
+      RAISE EXCEPTION 'strtol: invalid digit "%" for base %', c, base USING ERRCODE = '22P02';
+    END IF;
+    v := v * base + d;
+  END LOOP;
+  RETURN CASE WHEN neg THEN -v ELSE v END;
+END $$;
+
 -- Puts the client's transaction into the failed state with the emulator's own error, so that a
 -- statement the emulator refuses inside BEGIN … END aborts the transaction as in Redshift.
 CREATE OR REPLACE FUNCTION rs_emulator.raise_error(code text, message text) RETURNS void

@@ -7,6 +7,7 @@ mod sql;
 mod state;
 mod store;
 mod swap;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use pg2redshift_bundle::quote_qualified;
@@ -79,6 +80,16 @@ enum Command {
     },
     /// What was loaded, when, from which export, with row counts.
     Status,
+    /// Compare every loaded table with its source: rows, NULLs, min/max, sums, checksums.
+    /// Exits 1 on any difference.
+    Verify {
+        /// The source PostgreSQL (postgresql://…).
+        #[arg(long, env = "REDSHIFT_LOAD_SOURCE", hide_env_values = true)]
+        source: String,
+        /// Only tables loaded into this Redshift schema.
+        #[arg(long)]
+        schema: Option<String>,
+    },
     /// Print the bundle format version this loader reads.
     FormatVersion,
 }
@@ -171,6 +182,40 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
                 for r in &rows {
                     println!("{:<40} {:<26} {:>12} {:<20} {}", r.target, r.export_id, r.rows, r.loaded_at, r.source);
                 }
+            }
+            Ok(())
+        }
+        Command::Verify { source, schema } => {
+            let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
+            let mut target = connect(cli)?;
+            let mut src = postgres::Client::connect(source, postgres::NoTls)
+                .map_err(|e| LoadError::Target(format!("cannot connect to the source: {}", describe(&e))))?;
+            let json = cli.json;
+            let (tables, diffs) = verify::verify(&mut src, &mut target, &store, schema.as_deref(), |table, checks, bad| {
+                if json {
+                    println!("{}", serde_json::json!({"event": "verified", "table": table, "checks": checks, "differences": bad}));
+                } else {
+                    let verdict = if bad == 0 { "all equal".to_string() } else { format!("{bad} DIFFERENT") };
+                    println!("{table:<40} {checks:>4} checks  {verdict}");
+                }
+            })?;
+            for d in &diffs {
+                let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".into());
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"event": "difference", "table": d.table, "column": d.column, "check": d.check,
+                            "source": d.source, "target": d.target})
+                    );
+                } else {
+                    println!("  {} {} {}: source {} | redshift {}", d.table, d.column, d.check, show(&d.source), show(&d.target));
+                }
+            }
+            if tables == 0 {
+                return Err(LoadError::Usage("nothing to verify: no table has been loaded".into()));
+            }
+            if !diffs.is_empty() {
+                return Err(LoadError::Failed(format!("verify: {} difference(s) between the source and Redshift", diffs.len())));
             }
             Ok(())
         }

@@ -109,6 +109,15 @@ fn load_swaps_keeping_grants_and_views_once_and_never_older() {
     assert!(text(&older).contains("older export"), "{}", text(&older));
     assert_eq!(count(&mut rs, "SELECT count(*) FROM ld1.a"), 24);
 
+    // verify: equal now; a change at the source shows up as a difference (exit 1).
+    let source_url = e2e::source_database_url("e2e_loader_swap");
+    let verify = loader().args(["verify", "--schema", "ld1", "--source", &source_url]).output().expect("verify");
+    assert!(verify.status.success() && text(&verify).contains("all equal"), "{}", text(&verify));
+    src.batch_execute("UPDATE ld1.a SET name = 'changed' WHERE id = 2").expect("update");
+    let verify = loader().args(["verify", "--schema", "ld1", "--source", &source_url]).output().expect("verify");
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(text(&verify).contains("ld1.a name checksum"), "{}", text(&verify));
+
     let status = loader().args(["status", "--json"]).output().expect("status");
     let s = text(&status);
     let export_id = second.rsplit('/').nth(1).expect("export id");

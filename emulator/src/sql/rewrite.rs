@@ -22,7 +22,7 @@ const SYSTEM_VIEWS: &[&str] =
     &["stl_load_errors", "stl_load_commits", "sys_load_error_detail", "svv_table_info", "pg_table_def"];
 
 /// Redshift functions that differ from PostgreSQL's and are implemented in `rs_emulator`.
-const FUNCTIONS: &[&str] = &["getdate", "len", "datediff", "dateadd", "pg_get_late_binding_view_cols"];
+const FUNCTIONS: &[&str] = &["getdate", "len", "datediff", "dateadd", "strtol", "pg_get_late_binding_view_cols"];
 
 /// Functions whose first argument is a date part written as a bare word (`datediff(day, …)`).
 const DATEPART_FUNCTIONS: &[&str] = &["datediff", "dateadd"];
