@@ -319,3 +319,80 @@ fn a_table_gone_from_the_source_schema_is_dropped_only_when_asked() {
     assert_eq!(count(&mut rs, "SELECT count(*) FROM pg_tables WHERE schemaname = 'ld6'"), 1);
     assert_eq!(count(&mut rs, "SELECT count(*) FROM ld6.keep"), 2);
 }
+
+/// The documented pg_cron recipe: the schema export scheduled in the source, `watch --once`
+/// picking up each committed export; a changed row, a new column and a deleted row arrive with
+/// the next scheduled export, and verify passes after each load. The stack's pg_cron (Debian's
+/// 1.4) schedules by the minute, so this test takes one to two minutes.
+#[test]
+fn scheduled_with_pg_cron_and_picked_up_by_watch() {
+    fresh_target("ld7");
+    let db = "e2e_loader_cron";
+    let mut src = export_database(db);
+    src.batch_execute(
+        "CREATE SCHEMA ld7; CREATE TABLE ld7.t (id int PRIMARY KEY, v text);
+         INSERT INTO ld7.t SELECT g, 'v' || g FROM generate_series(1, 50) g",
+    )
+    .expect("source");
+    let prefix = unique_prefix("loader-cron");
+    // pg_cron lives in the database named by cron.database_name (the stack's main database)
+    // and runs the job in ours.
+    let mut cron = e2e::source_admin();
+    cron.batch_execute(
+        "CREATE EXTENSION IF NOT EXISTS pg_cron;
+         SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'e2e-redshift-export'",
+    )
+    .expect("pg_cron");
+    let job: i64 = cron
+        .query_one(
+            "SELECT cron.schedule_in_database('e2e-redshift-export', '* * * * *', $1, $2)",
+            &[&format!("SELECT count(*) FROM redshift_export_schema('ld7', prefix => '{prefix}')"), &db],
+        )
+        .unwrap_or_else(|e| panic!("schedule: {}", describe(&e)))
+        .get(0);
+    let wait_for_runs = |cron: &mut postgres::Client, after: i64| -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(150);
+        loop {
+            let row = cron
+                .query_one(
+                    "SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'), \
+                     coalesce(max(runid) FILTER (WHERE status = 'succeeded'), 0) FROM cron.job_run_details WHERE jobid = $1 AND runid > $2",
+                    &[&job, &after],
+                )
+                .expect("job_run_details");
+            let (ok, failed, last): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+            assert_eq!(failed, 0, "a scheduled export failed (see cron.job_run_details)");
+            if ok > 0 {
+                return last;
+            }
+            assert!(Instant::now() < deadline, "pg_cron never ran the export");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let watch_url = format!("s3://{}/{prefix}/", e2e::s3_bucket());
+    let source_url = e2e::source_database_url(db);
+    let watch_and_verify = || {
+        let out = loader().args(["watch", "--once", &watch_url]).output().expect("watch");
+        assert!(out.status.success(), "{}", text(&out));
+        let v = loader().args(["verify", "--schema", "ld7", "--source", &source_url]).output().expect("verify");
+        (out, v)
+    };
+    let first = wait_for_runs(&mut cron, 0);
+    let (_, v) = watch_and_verify();
+    assert!(v.status.success(), "{}", text(&v));
+    let mut rs = redshift();
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld7.t"), 50);
+
+    src.batch_execute(
+        "UPDATE ld7.t SET v = 'changed' WHERE id = 1; DELETE FROM ld7.t WHERE id = 2;
+         ALTER TABLE ld7.t ADD COLUMN extra int DEFAULT 7",
+    )
+    .expect("change");
+    // The next run starts after the change.
+    wait_for_runs(&mut cron, first);
+    cron.execute("SELECT cron.unschedule(CAST($1 AS bigint))", &[&job]).expect("unschedule");
+    let (_, v) = watch_and_verify();
+    assert!(v.status.success(), "{}", text(&v));
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld7.t"), 49);
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld7.t WHERE v = 'changed' AND extra = 7"), 1);
+}
