@@ -396,3 +396,48 @@ fn scheduled_with_pg_cron_and_picked_up_by_watch() {
     assert_eq!(count(&mut rs, "SELECT count(*) FROM ld7.t"), 49);
     assert_eq!(count(&mut rs, "SELECT count(*) FROM ld7.t WHERE v = 'changed' AND extra = 7"), 1);
 }
+
+/// The analytics scenario on a small size: the sample generator and the export through psql,
+/// the load, the sessions query equal on both sides (with Redshift's integer EXTRACT avoided),
+/// and verify.
+#[test]
+fn the_analytics_scenario_on_a_small_size() {
+    fresh_target("analytics");
+    let db = "e2e_analytics";
+    drop(export_database(db));
+    let url = e2e::source_database_url(db);
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let psql = |args: &[&str]| {
+        let out = Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url]).args(args).current_dir(&repo).output().expect("psql");
+        assert!(out.status.success(), "psql {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    psql(&["-v", "actions=20000", "-f", "sql/analytics_sample.sql"]);
+    let exported = psql(&["-At", "-c", "SELECT bundle_url FROM redshift_export_schema('analytics')"]);
+    let bundle = exported.lines().next().expect("a bundle url").to_string();
+    must_load(&bundle);
+
+    let sessions = |seconds: &str| {
+        format!(
+            "SELECT count(*), CAST(round(sum(total_s), 6) AS VARCHAR), CAST(round(sum(avg_s), 6) AS VARCHAR) \
+             FROM (SELECT user_profile_id, sum(s) AS total_s, avg(s) AS avg_s FROM \
+             (SELECT user_profile_id, session_id, {seconds} AS s FROM analytics.action GROUP BY 1, 2) x GROUP BY 1) u"
+        )
+    };
+    let row = |db: &mut postgres::Client, sql: &str| -> (i64, String, String) {
+        let r = db.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
+        (r.get(0), r.get(1), r.get(2))
+    };
+    let mut src = e2e::connect(&url);
+    let mut rs = redshift();
+    let source = row(&mut src, &sessions("extract(epoch FROM max(action_time) - min(action_time))"));
+    let exact = row(&mut rs, &sessions("datediff(microsecond, min(action_time), max(action_time)) / 1000000.0"));
+    assert_eq!(source, exact, "the sessions query differs");
+    // The trap: the same text in Redshift loses the fractions of a second.
+    let naive = row(&mut rs, &sessions("extract(epoch FROM max(action_time) - min(action_time))"));
+    assert_ne!(source.1, naive.1);
+    assert!(naive.1.ends_with(".000000"), "{naive:?}");
+
+    let v = loader().args(["verify", "--schema", "analytics", "--source", &url]).output().expect("verify");
+    assert!(v.status.success() && text(&v).matches("all equal").count() == 2, "{}", text(&v));
+}
