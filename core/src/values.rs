@@ -240,7 +240,7 @@ fn check_datetime(value: &str) -> Result<(), Problem> {
     if value.ends_with(" BC") || value.ends_with("infinity") {
         return Err(out_of_range());
     }
-    let year = value.split('-').next().unwrap_or_default();
+    let year = &value[..value.bytes().position(|b| b == b'-').unwrap_or(value.len())];
     match year.parse::<u64>() {
         Ok(year) if year <= MAX_YEAR => Ok(()),
         _ => Err(out_of_range()),

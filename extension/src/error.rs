@@ -19,6 +19,8 @@ pub enum ExportError {
     Unrepresentable { table: String, column: String, row: String, problem: Problem },
     #[error("table {table}, row {row}: the row is {bytes} bytes as CSV; Redshift's COPY loads rows of at most 4 MB")]
     RowTooLarge { table: String, row: String, bytes: usize },
+    #[error("column {column:?} of table {table}, row {row}: the value is not valid UTF-8")]
+    InvalidText { table: String, column: String, row: String },
     #[error("export to S3 failed, nothing was committed: {0}")]
     Upload(#[from] PipelineError),
     #[error("the database encoding is {encoding}; pg2redshift exports from UTF8 databases only")]
@@ -65,6 +67,7 @@ impl ExportError {
                 ProblemClass::NoEquivalent => ERRCODE_DATA_EXCEPTION,
             },
             ExportError::RowTooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            ExportError::InvalidText { .. } => ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
             ExportError::Upload(_) => ERRCODE_IO_ERROR,
             ExportError::NotUtf8 { .. } => ERRCODE_FEATURE_NOT_SUPPORTED,
             ExportError::DuplicateTarget { .. } => ERRCODE_DUPLICATE_OBJECT,

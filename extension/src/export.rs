@@ -3,32 +3,27 @@
 //! then bundle.json files) once every data file is in S3.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::time::Instant;
 
 use pg2redshift_bundle::{
     Bundle, BundleKind, BundleLocation, Changes, ColumnInfo, DataFile, Encoding, ExportMember, FORMAT_VERSION,
     Manifest, OnUnrepresentable, Source, Totals,
 };
-use pg2redshift_core::csv;
 use pg2redshift_core::select::{ExportQuery, RowIdentity, export_query};
-use pg2redshift_core::values::{Outcome, ValueRule, check_value};
+use pg2redshift_core::values::ValueRule;
 use pg2redshift_core::{TableOptions, TablePlan, plan_table};
 use pgrx::pg_sys;
-use pgrx::spi::{SpiClient, SpiCursor};
 
 use crate::catalog::{Relation, read_relation_with};
 use crate::error::ExportError;
-use crate::pipeline::{BLOCK_BYTES, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::progress;
 use crate::s3::S3Config;
+use crate::table_stream::{SnapshotCursor, stream_table};
 
 /// Redshift's COPY refuses rows longer than 4 MB.
 pub const MAX_ROW_BYTES: usize = 4 * 1024 * 1024;
-/// Rows fetched from a cursor at a time, at most; wide rows get smaller batches so a batch
-/// holds about `FETCH_BYTES` of text.
-const FETCH_ROWS: i64 = 1000;
-const FETCH_BYTES: u64 = 8 * 1024 * 1024;
 
 pub struct ExportSettings {
     pub s3: S3Config,
@@ -59,22 +54,22 @@ pub struct TableResult {
 }
 
 /// Everything about one table of the export, prepared before any data moves.
-struct Job {
-    oid: pg_sys::Oid,
-    relation: Relation,
-    plan: TablePlan,
-    query: ExportQuery,
-    rules: Vec<ValueRule>,
-    location: BundleLocation,
+pub(crate) struct Job {
+    pub oid: pg_sys::Oid,
+    pub relation: Relation,
+    pub plan: TablePlan,
+    pub query: ExportQuery,
+    pub rules: Vec<ValueRule>,
+    pub location: BundleLocation,
 }
 
 /// What streaming one table produced.
 #[derive(Default)]
-struct Streamed {
-    keys: Vec<String>,
-    rows: u64,
-    raw_bytes: u64,
-    changes: BTreeMap<String, u64>,
+pub(crate) struct Streamed {
+    pub keys: Vec<String>,
+    pub rows: u64,
+    pub raw_bytes: u64,
+    pub changes: BTreeMap<String, u64>,
 }
 
 const HEAD_SQL: &str = "
@@ -123,12 +118,12 @@ pub fn export(requests: Vec<TableRequest>, settings: &ExportSettings) -> Result<
         // checked up front, and all tables read the calling statement's snapshot.
         let mut cursors = Vec::with_capacity(jobs.len());
         for job in &jobs {
-            cursors.push(open_snapshot_cursor(client, &job.query.sql)?);
+            cursors.push(SnapshotCursor::open(&job.query.sql)?);
         }
 
         let mut pipeline = Pipeline::start(settings.s3.clone(), settings.gzip_level)?;
         let mut streamed = Vec::with_capacity(jobs.len());
-        for (i, (job, cursor)) in jobs.iter().zip(cursors.iter_mut()).enumerate() {
+        for (i, (job, cursor)) in jobs.iter().zip(&cursors).enumerate() {
             progress::start_table(job.oid, i + 1, jobs.len());
             let result = stream_table(&mut pipeline, cursor, job, settings);
             let table = match result {
@@ -227,7 +222,7 @@ fn fail(mut pipeline: Pipeline, err: ExportError) -> ExportError {
     err
 }
 
-fn qualified(relation: &Relation) -> String {
+pub(crate) fn qualified(relation: &Relation) -> String {
     pg2redshift_bundle::quote_qualified(&relation.schema, &relation.name)
 }
 
@@ -255,145 +250,6 @@ fn check_distinct_targets(jobs: &[Job]) -> Result<(), ExportError> {
         }
     }
     Ok(())
-}
-
-/// Opens a read-only cursor, which runs on the active snapshot (the calling statement's) rather
-/// than taking a new one as a read-write cursor would in READ COMMITTED.
-fn open_snapshot_cursor<'c>(client: &SpiClient<'c>, sql: &str) -> Result<SpiCursor<'c>, ExportError> {
-    let sql = CString::new(sql).map_err(|_| ExportError::Internal("export query contains a NUL byte"))?;
-    // SAFETY: valid C string, no parameters; SPI raises an ERROR rather than returning NULL.
-    let name = unsafe {
-        let portal = pg_sys::SPI_cursor_open_with_args(
-            std::ptr::null(),
-            sql.as_ptr(),
-            0,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            true,
-            0,
-        );
-        CStr::from_ptr((*portal).name).to_string_lossy().into_owned()
-    };
-    Ok(client.find_cursor(&name)?)
-}
-
-fn stream_table(
-    pipeline: &mut Pipeline,
-    cursor: &mut SpiCursor<'_>,
-    job: &Job,
-    settings: &ExportSettings,
-) -> Result<Streamed, ExportError> {
-    let columns = &job.plan.columns;
-    let value_columns = job.query.value_columns;
-    let mut out = Streamed::default();
-    let mut block: Vec<u8> = Vec::with_capacity(BLOCK_BYTES + BLOCK_BYTES / 8);
-    let mut block_rows = 0u64;
-    let mut file_bytes = 0u64;
-    let mut changes = vec![0u64; value_columns];
-
-    out.keys.push(job.location.part_key(0));
-    pipeline.start_file(out.keys[0].clone())?;
-    let mut fetch_rows = 16;
-    loop {
-        let batch = cursor.fetch(fetch_rows)?;
-        if batch.is_empty() {
-            break;
-        }
-        let bytes_before = out.raw_bytes + block.len() as u64;
-        let rows_in_batch = batch.len() as u64;
-        for row in batch {
-            if block.is_empty() && file_bytes >= settings.chunk_bytes {
-                // Start the next file only when there is a row for it.
-                pipeline.end_file()?;
-                let key = job.location.part_key(out.keys.len() as u32);
-                out.keys.push(key.clone());
-                pipeline.start_file(key)?;
-                file_bytes = 0;
-            }
-            out.rows += 1;
-            let row_start = block.len();
-            for i in 0..value_columns {
-                let value: Option<&str> = row.get_datum_by_ordinal(i + 1)?.value::<&str>()?;
-                let column = &columns[i];
-                let field = match value {
-                    None => None,
-                    Some(text) => match check_value(job.rules[i], text, settings.policy, column.not_null) {
-                        Outcome::Keep(text) => Some(text),
-                        Outcome::Changed(text) => {
-                            changes[i] += 1;
-                            text
-                        }
-                        Outcome::Refused(problem) => {
-                            return Err(ExportError::Unrepresentable {
-                                table: qualified(&job.relation),
-                                column: column.source_name.clone(),
-                                row: describe_row(&row, job, out.rows),
-                                problem,
-                            });
-                        }
-                    },
-                };
-                if i > 0 {
-                    block.push(csv::DELIMITER);
-                }
-                csv::push_field(&mut block, field.as_deref());
-            }
-            block.push(csv::ROW_END);
-            let row_bytes = block.len() - row_start;
-            if row_bytes > MAX_ROW_BYTES {
-                return Err(ExportError::RowTooLarge {
-                    table: qualified(&job.relation),
-                    row: describe_row(&row, job, out.rows),
-                    bytes: row_bytes,
-                });
-            }
-            block_rows += 1;
-            if block.len() >= BLOCK_BYTES {
-                flush(pipeline, &mut block, &mut block_rows, &mut file_bytes, &mut out)?;
-            }
-        }
-        let batch_bytes = (out.raw_bytes + block.len() as u64).saturating_sub(bytes_before).max(1);
-        fetch_rows = (FETCH_BYTES * rows_in_batch / batch_bytes).clamp(1, FETCH_ROWS as u64) as i64;
-        progress::rows(out.rows, out.raw_bytes + block.len() as u64);
-        progress::files(pipeline.files.len(), pipeline.uploaded_bytes);
-        pgrx::check_for_interrupts!();
-    }
-    flush(pipeline, &mut block, &mut block_rows, &mut file_bytes, &mut out)?;
-    pipeline.end_file()?;
-    for (column, count) in columns.iter().zip(changes) {
-        if count > 0 {
-            out.changes.insert(column.source_name.clone(), count);
-        }
-    }
-    Ok(out)
-}
-
-fn flush(
-    pipeline: &mut Pipeline,
-    block: &mut Vec<u8>,
-    block_rows: &mut u64,
-    file_bytes: &mut u64,
-    out: &mut Streamed,
-) -> Result<(), ExportError> {
-    if block.is_empty() {
-        return Ok(());
-    }
-    let full = std::mem::replace(block, Vec::with_capacity(BLOCK_BYTES + BLOCK_BYTES / 8));
-    *file_bytes += full.len() as u64;
-    out.raw_bytes += full.len() as u64;
-    pipeline.rows(full, *block_rows)?;
-    *block_rows = 0;
-    Ok(())
-}
-
-/// Names a row for an error message from the identity columns after the value columns.
-fn describe_row(row: &pgrx::spi::SpiHeapTupleData<'_>, job: &Job, ordinal: u64) -> String {
-    let first = job.query.value_columns + 1;
-    let values: Vec<Option<String>> = (first..first + job.query.identity_columns())
-        .map(|i| row.get::<String>(i).ok().flatten())
-        .collect();
-    job.query.identity.describe(&values, ordinal)
 }
 
 struct Head<'a> {

@@ -16,6 +16,7 @@ mod progress;
 mod regclass;
 mod s3;
 mod settings;
+mod table_stream;
 
 ::pgrx::pg_module_magic!(name, version);
 

@@ -1,0 +1,316 @@
+//! Streams one table's rows from its cursor into CSV blocks for the pipeline. The executor hands
+//! each row to a DestReceiver of ours, which formats it in place: rows are never copied into
+//! SPI's tuple tables (which pgrx does not free until the call ends) and never wrapped one by one.
+//! Memory stays flat: whatever reading a row allocates (detoasted values) lives in a context that
+//! is reset before the next row.
+
+use std::ffi::CString;
+use std::ptr::NonNull;
+
+use pg2redshift_core::csv;
+use pg2redshift_core::values::{Outcome, check_value};
+use pgrx::PgMemoryContexts;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::error::ExportError;
+use crate::export::{ExportSettings, Job, MAX_ROW_BYTES, Streamed, qualified};
+use crate::pipeline::{BLOCK_BYTES, Pipeline};
+use crate::progress;
+
+/// Rows the executor produces per fetch; between fetches progress is published.
+const FETCH_ROWS: std::ffi::c_long = 10_000;
+
+/// A read-only SPI cursor, which runs on the active snapshot (the calling statement's) rather
+/// than taking a new one as a read-write cursor would in READ COMMITTED.
+pub struct SnapshotCursor {
+    portal: NonNull<pg_sys::PortalData>,
+}
+
+impl SnapshotCursor {
+    /// Opens the cursor; must run inside `Spi::connect`. Privileges and row-level security are
+    /// checked here, before any row is read.
+    pub fn open(sql: &str) -> Result<SnapshotCursor, ExportError> {
+        let sql = CString::new(sql).map_err(|_| ExportError::Internal("export query contains a NUL byte"))?;
+        // SAFETY: valid C string, no parameters; SPI raises an ERROR rather than returning NULL.
+        let portal = unsafe {
+            pg_sys::SPI_cursor_open_with_args(
+                std::ptr::null(),
+                sql.as_ptr(),
+                0,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                true,
+                0,
+            )
+        };
+        NonNull::new(portal)
+            .map(|portal| SnapshotCursor { portal })
+            .ok_or(ExportError::Internal("SPI returned no cursor"))
+    }
+}
+
+impl Drop for SnapshotCursor {
+    fn drop(&mut self) {
+        // While an ERROR unwinds, the aborting transaction drops the portal itself; calling into
+        // PostgreSQL then is not safe.
+        if !std::thread::panicking() {
+            // SAFETY: the portal was opened by SPI in this still-connected SPI session.
+            unsafe { pg_sys::SPI_cursor_close(self.portal.as_ptr()) }
+        }
+    }
+}
+
+/// The executor's view of our receiver: a plain DestReceiver followed by our state. `base` must
+/// stay the first field, the executor only knows the DestReceiver part.
+#[repr(C)]
+struct CsvReceiver {
+    base: pg_sys::DestReceiver,
+    sink: *mut RowSink<'static>,
+}
+
+/// Everything the per-row callback works on.
+struct RowSink<'a> {
+    pipeline: &'a mut Pipeline,
+    job: &'a Job,
+    settings: &'a ExportSettings,
+    /// Value columns, then the identity columns that name a row in messages.
+    columns: usize,
+    out: Streamed,
+    block: Vec<u8>,
+    block_rows: u64,
+    file_bytes: u64,
+    changes: Vec<u64>,
+    /// Where detoasting allocates; reset before the next row once used.
+    row_cx: pg_sys::MemoryContext,
+    row_cx_used: bool,
+    /// The first failure; the callback stops the executor when it sets it.
+    error: Option<ExportError>,
+}
+
+pub fn stream_table(
+    pipeline: &mut Pipeline,
+    cursor: &SnapshotCursor,
+    job: &Job,
+    settings: &ExportSettings,
+) -> Result<Streamed, ExportError> {
+    let first_key = job.location.part_key(0);
+    pipeline.start_file(first_key.clone())?;
+    let row_cx = PgMemoryContexts::new("pg2redshift export row");
+    let mut sink = RowSink {
+        pipeline,
+        job,
+        settings,
+        columns: job.query.value_columns + job.query.identity_columns(),
+        out: Streamed { keys: vec![first_key], ..Streamed::default() },
+        block: Vec::with_capacity(BLOCK_BYTES + BLOCK_BYTES / 8),
+        block_rows: 0,
+        file_bytes: 0,
+        changes: vec![0; job.query.value_columns],
+        row_cx: row_cx.value(),
+        row_cx_used: false,
+        error: None,
+    };
+    let mut receiver = CsvReceiver {
+        base: pg_sys::DestReceiver {
+            receiveSlot: Some(receive_slot),
+            rStartup: Some(startup),
+            rShutdown: Some(shutdown),
+            rDestroy: Some(shutdown),
+            mydest: pg_sys::CommandDest::DestNone,
+        },
+        // The callback only runs inside PortalRunFetch below, while `sink` is alive and not
+        // otherwise touched.
+        sink: (&raw mut sink).cast(),
+    };
+    loop {
+        // SAFETY: the portal is open and ready; the receiver outlives the call.
+        let fetched = unsafe {
+            pg_sys::PortalRunFetch(
+                cursor.portal.as_ptr(),
+                pg_sys::FetchDirection::FETCH_FORWARD,
+                FETCH_ROWS,
+                &raw mut receiver.base,
+            )
+        };
+        if let Some(err) = sink.error.take() {
+            return Err(err);
+        }
+        if fetched == 0 {
+            break;
+        }
+        progress::rows(sink.out.rows, sink.out.raw_bytes + sink.block.len() as u64);
+        progress::files(sink.pipeline.files.len(), sink.pipeline.uploaded_bytes);
+        pgrx::check_for_interrupts!();
+    }
+    sink.flush()?;
+    sink.pipeline.end_file()?;
+    let mut out = sink.out;
+    for (column, count) in job.plan.columns.iter().zip(sink.changes) {
+        if count > 0 {
+            out.changes.insert(column.source_name.clone(), count);
+        }
+    }
+    Ok(out)
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn receive_slot(slot: *mut pg_sys::TupleTableSlot, dest: *mut pg_sys::DestReceiver) -> bool {
+    // SAFETY: `dest` is the `base` of a CsvReceiver (first field, repr(C)) whose sink is alive
+    // for the whole PortalRunFetch; `slot` holds the current row.
+    unsafe {
+        let sink = &mut *(*dest.cast::<CsvReceiver>()).sink;
+        if sink.error.is_some() {
+            return false;
+        }
+        match sink.row(slot) {
+            Ok(()) => true,
+            Err(err) => {
+                sink.error = Some(err);
+                false
+            }
+        }
+    }
+}
+
+// Nothing to set up or tear down per fetch (and nothing here can fail, so no guard is needed).
+unsafe extern "C-unwind" fn startup(_dest: *mut pg_sys::DestReceiver, _operation: std::ffi::c_int, _desc: pg_sys::TupleDesc) {}
+
+unsafe extern "C-unwind" fn shutdown(_dest: *mut pg_sys::DestReceiver) {}
+
+impl RowSink<'_> {
+    /// Formats one row as CSV into the current block.
+    unsafe fn row(&mut self, slot: *mut pg_sys::TupleTableSlot) -> Result<(), ExportError> {
+        if self.row_cx_used {
+            // SAFETY: nothing refers to the previous row's detoasted values any more.
+            unsafe { pg_sys::MemoryContextReset(self.row_cx) };
+            self.row_cx_used = false;
+        }
+        // SAFETY: the slot is the executor's current row with at least `columns` attributes
+        // (the export query's own target list).
+        let (values, nulls) = unsafe {
+            let natts = self.columns as i32;
+            if i32::from((*slot).tts_nvalid) < natts {
+                pg_sys::slot_getsomeattrs_int(slot, natts);
+            }
+            (
+                std::slice::from_raw_parts((*slot).tts_values, self.columns),
+                std::slice::from_raw_parts((*slot).tts_isnull, self.columns),
+            )
+        };
+        if self.block.is_empty() && self.file_bytes >= self.settings.chunk_bytes {
+            // Start the next file only when there is a row for it.
+            self.pipeline.end_file()?;
+            let key = self.job.location.part_key(self.out.keys.len() as u32);
+            self.out.keys.push(key.clone());
+            self.pipeline.start_file(key)?;
+            self.file_bytes = 0;
+        }
+        self.out.rows += 1;
+        let row_start = self.block.len();
+        let value_columns = self.job.query.value_columns;
+        for i in 0..value_columns {
+            let field = if nulls[i] {
+                None
+            } else {
+                // SAFETY: every value column of the export query is text.
+                let text = unsafe { self.text_value(values[i]) }.ok_or_else(|| self.not_utf8(i, values, nulls))?;
+                let column = &self.job.plan.columns[i];
+                match check_value(self.job.rules[i], text, self.settings.policy, column.not_null) {
+                    Outcome::Keep(text) => Some(text),
+                    Outcome::Changed(text) => {
+                        self.changes[i] += 1;
+                        text
+                    }
+                    Outcome::Refused(problem) => {
+                        return Err(ExportError::Unrepresentable {
+                            table: qualified(&self.job.relation),
+                            column: column.source_name.clone(),
+                            row: self.describe_row(values, nulls),
+                            problem,
+                        });
+                    }
+                }
+            };
+            if i > 0 {
+                self.block.push(csv::DELIMITER);
+            }
+            csv::push_field(&mut self.block, field.as_deref());
+        }
+        self.block.push(csv::ROW_END);
+        let row_bytes = self.block.len() - row_start;
+        if row_bytes > MAX_ROW_BYTES {
+            return Err(ExportError::RowTooLarge {
+                table: qualified(&self.job.relation),
+                row: self.describe_row(values, nulls),
+                bytes: row_bytes,
+            });
+        }
+        self.block_rows += 1;
+        if self.block.len() >= BLOCK_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the current block to the pipeline.
+    fn flush(&mut self) -> Result<(), ExportError> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK_BYTES + BLOCK_BYTES / 8));
+        self.file_bytes += full.len() as u64;
+        self.out.raw_bytes += full.len() as u64;
+        self.pipeline.rows(full, self.block_rows)?;
+        self.block_rows = 0;
+        Ok(())
+    }
+
+    /// The text of a non-NULL `text` datum, or `None` if it is not valid UTF-8. The common
+    /// case (a value stored inline, uncompressed) is read in place without calling into
+    /// PostgreSQL; others are detoasted into the row's context.
+    unsafe fn text_value<'v>(&mut self, datum: pg_sys::Datum) -> Option<&'v str> {
+        use pgrx::varlena::{varatt_is_1b, varatt_is_1b_e, varatt_is_4b_u, varlena_to_byte_slice};
+        // SAFETY: the caller passes a non-NULL text datum of the current row; what it points
+        // to stays valid until the next row.
+        let bytes = unsafe {
+            let mut ptr = datum.cast_mut_ptr::<pg_sys::varlena>();
+            if !(varatt_is_4b_u(ptr) || (varatt_is_1b(ptr) && !varatt_is_1b_e(ptr))) {
+                let previous = pg_sys::MemoryContextSwitchTo(self.row_cx);
+                self.row_cx_used = true;
+                ptr = pg_sys::pg_detoast_datum_packed(ptr);
+                pg_sys::MemoryContextSwitchTo(previous);
+            }
+            varlena_to_byte_slice(ptr)
+        };
+        if bytes.is_ascii() {
+            // SAFETY: ASCII is valid UTF-8 (and checking this first is much cheaper for the
+            // short values that make up most rows).
+            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+        } else {
+            std::str::from_utf8(bytes).ok()
+        }
+    }
+
+    /// Names a row for an error message from the identity columns after the value columns.
+    fn describe_row(&mut self, values: &[pg_sys::Datum], nulls: &[bool]) -> String {
+        let job = self.job;
+        let query = &job.query;
+        let identity: Vec<Option<String>> = (query.value_columns..self.columns)
+            .map(|i| {
+                // SAFETY: identity columns are text, like the value columns.
+                (!nulls[i]).then(|| unsafe { self.text_value(values[i]) }.unwrap_or("?").to_string())
+            })
+            .collect();
+        query.identity.describe(&identity, self.out.rows)
+    }
+
+    fn not_utf8(&mut self, column: usize, values: &[pg_sys::Datum], nulls: &[bool]) -> ExportError {
+        ExportError::InvalidText {
+            table: qualified(&self.job.relation),
+            column: self.job.plan.columns[column].source_name.clone(),
+            row: self.describe_row(values, nulls),
+        }
+    }
+}
