@@ -65,12 +65,28 @@ impl RowIdentity {
     }
 }
 
+/// How the exporter reads one value column of the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueForm {
+    /// A `text` value: the query computes the text form.
+    Text,
+    /// The column itself, which the exporter prints exactly as PostgreSQL's cast to text does
+    /// (decimal integers; `true` / `false`). Saves the server a text value per field, the bulk
+    /// of most tables' columns.
+    Int2,
+    Int4,
+    Int8,
+    Bool,
+}
+
 /// A relation's export query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportQuery {
     pub sql: String,
-    /// Number of leading value columns; the identity columns follow.
+    /// Number of leading value columns; the identity columns (text) follow.
     pub value_columns: usize,
+    /// How to read each value column.
+    pub forms: Vec<ValueForm>,
     pub identity: RowIdentity,
 }
 
@@ -81,11 +97,33 @@ impl ExportQuery {
 }
 
 pub fn export_query(schema: &str, table: &str, columns: &[SourceColumn], identity: RowIdentity) -> ExportQuery {
-    let mut select: Vec<String> = columns.iter().map(text_expression).collect();
-    let value_columns = select.len();
+    let forms: Vec<ValueForm> = columns.iter().map(value_form).collect();
+    let mut select: Vec<String> = columns
+        .iter()
+        .zip(&forms)
+        .map(|(column, form)| match form {
+            ValueForm::Text => text_expression(column),
+            _ => quote_ident(&column.name),
+        })
+        .collect();
     select.extend(identity.expressions());
     let sql = format!("SELECT {} FROM {}", select.join(", "), quote_qualified(schema, table));
-    ExportQuery { sql, value_columns, identity }
+    ExportQuery { sql, value_columns: forms.len(), forms, identity }
+}
+
+/// Built-in integers and booleans are read as they are (also through a domain, whose values
+/// are the base type's); everything else as text.
+pub fn value_form(column: &SourceColumn) -> ValueForm {
+    if column.ty.kind != TypeKind::Base || !column.ty.is_builtin() {
+        return ValueForm::Text;
+    }
+    match column.ty.name.as_str() {
+        "int2" => ValueForm::Int2,
+        "int4" => ValueForm::Int4,
+        "int8" => ValueForm::Int8,
+        "bool" => ValueForm::Bool,
+        _ => ValueForm::Text,
+    }
 }
 
 /// The text form COPY reads for one column.
@@ -146,10 +184,24 @@ mod tests {
         let q = export_query("s", "t\"x", &cols, RowIdentity::for_relation("r", &["Id".into()]));
         assert_eq!(
             q.sql,
-            "SELECT \"Id\"::pg_catalog.text, pg_catalog.encode(\"b\", 'hex'), pg_catalog.to_json(\"tags\")::pg_catalog.text, \
+            "SELECT \"Id\", pg_catalog.encode(\"b\", 'hex'), pg_catalog.to_json(\"tags\")::pg_catalog.text, \
              \"Id\"::pg_catalog.text FROM \"s\".\"t\"\"x\""
         );
         assert_eq!(q.value_columns, 3);
+        assert_eq!(q.forms, [ValueForm::Int4, ValueForm::Text, ValueForm::Text]);
+    }
+
+    #[test]
+    fn only_builtin_integers_and_booleans_are_read_as_they_are() {
+        let form = |ty: &str, kind| value_form(&col("c", ty, kind));
+        assert_eq!(form("int2", TypeKind::Base), ValueForm::Int2);
+        assert_eq!(form("int8", TypeKind::Base), ValueForm::Int8);
+        assert_eq!(form("bool", TypeKind::Base), ValueForm::Bool);
+        assert_eq!(form("_int4", TypeKind::Array), ValueForm::Text);
+        assert_eq!(form("numeric", TypeKind::Base), ValueForm::Text);
+        let mut custom = col("c", "int4", TypeKind::Base);
+        custom.ty.schema = "public".into();
+        assert_eq!(value_form(&custom), ValueForm::Text);
     }
 
     #[test]

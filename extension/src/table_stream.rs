@@ -8,6 +8,7 @@ use std::ffi::CString;
 use std::ptr::NonNull;
 
 use pg2redshift_core::csv;
+use pg2redshift_core::select::ValueForm;
 use pg2redshift_core::values::{Outcome, check_value};
 use pgrx::PgMemoryContexts;
 use pgrx::pg_sys;
@@ -209,13 +210,24 @@ impl RowSink<'_> {
         }
         self.out.rows += 1;
         let row_start = self.block.len();
-        let value_columns = self.job.query.value_columns;
-        for i in 0..value_columns {
+        let job = self.job;
+        let mut numbers = itoa::Buffer::new();
+        for i in 0..job.query.value_columns {
             let field = if nulls[i] {
                 None
             } else {
-                // SAFETY: every value column of the export query is text.
-                let text = unsafe { self.text_value(values[i]) }.ok_or_else(|| self.not_utf8(i, values, nulls))?;
+                let datum = values[i];
+                // Integers and booleans are printed here as their cast to text would print them.
+                let text = match job.query.forms[i] {
+                    ValueForm::Int2 => numbers.format(datum.value() as i16),
+                    ValueForm::Int4 => numbers.format(datum.value() as i32),
+                    ValueForm::Int8 => numbers.format(datum.value() as i64),
+                    ValueForm::Bool => if datum.value() != 0 { "true" } else { "false" },
+                    // SAFETY: the query gives every other value column as text.
+                    ValueForm::Text => {
+                        unsafe { self.text_value(datum) }.ok_or_else(|| self.not_utf8(i, values, nulls))?
+                    }
+                };
                 let column = &self.job.plan.columns[i];
                 match check_value(self.job.rules[i], text, self.settings.policy, column.not_null) {
                     Outcome::Keep(text) => Some(text),
