@@ -4,6 +4,7 @@
 //! the catalog and calls in here, and encodes rows with [`select`], [`values`] and [`csv`]; everything here is unit-tested without PostgreSQL.
 
 pub mod csv;
+pub mod gzip;
 pub mod mapping;
 pub mod names;
 pub mod select;

@@ -263,52 +263,45 @@ fn check_timetz(value: &str) -> Result<(), Problem> {
 }
 
 /// Removes whitespace outside strings. Keys, their order and duplicates, and number spellings
-/// stay exactly as PostgreSQL printed them.
+/// stay exactly as PostgreSQL printed them. Works on bytes: every byte it looks at (whitespace,
+/// `"`, `\\`) is ASCII, which never occurs inside a multi-byte UTF-8 character, and runs of kept
+/// bytes are copied whole.
 pub fn minify_json(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
-    let has_space_outside_strings = {
-        let mut in_string = false;
-        let mut escaped = false;
-        bytes.iter().any(|&b| {
-            if in_string {
-                match b {
-                    _ if escaped => escaped = false,
-                    b'\\' => escaped = true,
-                    b'"' => in_string = false,
-                    _ => {}
-                }
-                false
-            } else {
-                if b == b'"' {
-                    in_string = true;
-                }
-                matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-            }
-        })
-    };
-    if !has_space_outside_strings {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
+    let mut out: Option<Vec<u8>> = None;
+    let mut run_start = 0;
     let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
         if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
                 _ => {}
             }
-            out.push(c);
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            if c == '"' {
-                in_string = true;
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b' ' | b'\t' | b'\n' | b'\r' => {
+                    let kept = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
+                    kept.extend_from_slice(&bytes[run_start..i]);
+                    run_start = i + 1;
+                }
+                _ => {}
             }
-            out.push(c);
+        }
+        i += 1;
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut kept) => {
+            kept.extend_from_slice(&bytes[run_start.min(bytes.len())..]);
+            // Only ASCII bytes outside strings were left out, so the rest is still UTF-8 (were it
+            // not, the text goes out as PostgreSQL printed it, which is the same JSON).
+            String::from_utf8(kept).map(Cow::Owned).unwrap_or(Cow::Borrowed(text))
         }
     }
-    Cow::Owned(out)
 }
 
 #[cfg(test)]

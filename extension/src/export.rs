@@ -32,6 +32,7 @@ pub struct ExportSettings {
     /// Uncompressed CSV bytes per data file.
     pub chunk_bytes: u64,
     pub gzip_level: u32,
+    pub gzip_threads: usize,
     pub policy: OnUnrepresentable,
 }
 
@@ -121,7 +122,7 @@ pub fn export(requests: Vec<TableRequest>, settings: &ExportSettings) -> Result<
             cursors.push(SnapshotCursor::open(&job.query.sql)?);
         }
 
-        let mut pipeline = Pipeline::start(settings.s3.clone(), settings.gzip_level)?;
+        let mut pipeline = Pipeline::start(settings.s3.clone(), settings.gzip_level, settings.gzip_threads)?;
         let mut streamed = Vec::with_capacity(jobs.len());
         for (i, (job, cursor)) in jobs.iter().zip(&cursors).enumerate() {
             progress::start_table(job.oid, i + 1, jobs.len());

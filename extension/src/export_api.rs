@@ -111,6 +111,7 @@ fn export_settings(
             .to_string(),
         chunk_bytes,
         gzip_level,
+        gzip_threads: settings::GZIP_THREADS.get().clamp(1, settings::MAX_GZIP_THREADS) as usize,
         policy,
     })
 }

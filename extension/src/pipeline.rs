@@ -1,26 +1,28 @@
-//! The export's two helper threads. The backend thread formats CSV blocks and hands them over;
-//! the compressor thread gzips them into S3-part-sized buffers; the uploader thread (a small
-//! tokio runtime) uploads those as multipart parts and writes the small commit files. Helper
-//! threads touch no Postgres state: they own the bytes they get, and they run with every signal
-//! blocked, so the backend alone handles cancel and termination.
+//! The export's helper threads. The backend thread formats CSV blocks and hands them over; the
+//! compressor thread has them gzipped by `gzip_threads` workers (one gzip stream per file, see
+//! `pg2redshift_core::gzip`) into S3-part-sized buffers; the uploader thread (a small tokio
+//! runtime) uploads those as multipart parts and writes the small commit files. Helper threads
+//! touch no Postgres state: they own the bytes they get, and they run with every signal blocked,
+//! so the backend alone handles cancel and termination.
 //!
 //! Memory held outside Postgres is bounded, whatever the table size:
-//! `(QUEUE_BLOCKS + 1) × BLOCK_BYTES` of CSV waiting or being filled, plus
+//! `(QUEUE_BLOCKS + 1) × BLOCK_BYTES` of CSV waiting or being filled, up to
+//! `2 × gzip_threads + 1` blocks (with their compressed output) in the compressors' hands, plus
 //! `(1 + PART_QUEUE + PARTS_IN_FLIGHT) × PART_BYTES` of gzip output being filled, queued or
-//! uploaded — about 5 MiB + 32 MiB = 37 MiB (a single row larger than a block enlarges that block).
+//! uploaded: about 5 + 10 + 32 MiB with two threads (a single row larger than a block enlarges
+//! that block).
 //!
 //! If the backend drops the [`Pipeline`] without finishing it (an ERROR, a cancel, a timeout),
 //! the uploader aborts its open multipart upload and deletes every object this export wrote, and
 //! the drop waits for that (up to [`CLEANUP_DEADLINE`]).
 
-use std::io::Write;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::types::CompletedPart;
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 use flate2::Compression;
-use flate2::write::GzEncoder;
+use pg2redshift_core::gzip::ParallelGzip;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -102,7 +104,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn start(s3: S3Config, gzip_level: u32) -> Result<Pipeline, PipelineError> {
+    pub fn start(s3: S3Config, gzip_level: u32, gzip_threads: usize) -> Result<Pipeline, PipelineError> {
         let (command_tx, command_rx) = crossbeam_channel::bounded(QUEUE_BLOCKS);
         let (upload_tx, upload_rx) = mpsc::channel(PART_QUEUE);
         let (event_tx, event_rx) = crossbeam_channel::unbounded();
@@ -125,8 +127,10 @@ impl Pipeline {
             .map_err(PipelineError::Spawn)?,
         );
         let level = Compression::new(gzip_level.clamp(1, 9));
+        let gzip = ParallelGzip::new(gzip_threads, level, |name, work| spawn_without_signals(&name, work))
+            .map_err(PipelineError::Spawn)?;
         pipeline.threads.push(
-            spawn_without_signals("pg2redshift gzip", move || run_compressor(command_rx, upload_tx, level, cancelled))
+            spawn_without_signals("pg2redshift gzip", move || run_compressor(command_rx, upload_tx, gzip, cancelled))
                 .map_err(PipelineError::Spawn)?,
         );
         drop(event_tx);
@@ -305,7 +309,8 @@ where
 
 struct OpenFile {
     key: String,
-    encoder: GzEncoder<Vec<u8>>,
+    /// Compressed bytes not yet handed to the uploader.
+    part: Vec<u8>,
     rows: u64,
     raw_bytes: u64,
 }
@@ -313,39 +318,42 @@ struct OpenFile {
 fn run_compressor(
     commands: Receiver<Command>,
     uploads: mpsc::Sender<Upload>,
-    level: Compression,
+    mut gzip: ParallelGzip,
     cancelled: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut file: Option<OpenFile> = None;
     // A closed command channel without Finish means the backend gave up: dropping `uploads`
-    // without Finish tells the uploader to clean up. Queued work is dropped once cancelled.
+    // without Finish tells the uploader to clean up. Queued work is dropped once cancelled. A
+    // compression failure (which deflate into memory does not have) ends the same way.
     while let Ok(command) = commands.recv() {
         if *cancelled.borrow() {
             return;
         }
         let upload = match command {
             Command::StartFile { key } => {
-                let encoder = GzEncoder::new(Vec::with_capacity(PART_BYTES + BLOCK_BYTES), level);
-                file = Some(OpenFile { key, encoder, rows: 0, raw_bytes: 0 });
+                let mut part = Vec::with_capacity(PART_BYTES + 2 * BLOCK_BYTES);
+                gzip.start_file(&mut part);
+                file = Some(OpenFile { key, part, rows: 0, raw_bytes: 0 });
                 None
             }
             Command::Rows { data, rows } => {
                 let Some(f) = file.as_mut() else { return };
-                // Writing into a Vec cannot fail.
-                if f.encoder.write_all(&data).is_err() {
-                    return;
-                }
                 f.rows += rows;
                 f.raw_bytes += data.len() as u64;
-                (f.encoder.get_ref().len() >= PART_BYTES).then(|| Upload::Part {
+                if gzip.write(data, &mut f.part).is_err() {
+                    return;
+                }
+                (f.part.len() >= PART_BYTES).then(|| Upload::Part {
                     key: f.key.clone(),
-                    data: std::mem::replace(f.encoder.get_mut(), Vec::with_capacity(PART_BYTES + BLOCK_BYTES)),
+                    data: std::mem::replace(&mut f.part, Vec::with_capacity(PART_BYTES + 2 * BLOCK_BYTES)),
                 })
             }
             Command::EndFile => {
-                let Some(f) = file.take() else { return };
-                let Ok(data) = f.encoder.finish() else { return };
-                Some(Upload::Last { key: f.key, data, rows: f.rows, raw_bytes: f.raw_bytes })
+                let Some(mut f) = file.take() else { return };
+                if gzip.finish_file(&mut f.part).is_err() {
+                    return;
+                }
+                Some(Upload::Last { key: f.key, data: f.part, rows: f.rows, raw_bytes: f.raw_bytes })
             }
             Command::Put { key, body, content_type } => Some(Upload::Put { key, body, content_type }),
             Command::Finish => Some(Upload::Finish),

@@ -251,6 +251,29 @@ fn large_tables_are_split_into_files_listed_by_the_manifest() {
     assert_eq!(ids.len(), 60000);
     assert_eq!(s3.open_uploads(&prefix), Vec::<String>::new());
 
+    // Compressed by three threads, 1 MiB block by block: still one gzip stream per file, which
+    // the standard gzip tool reads whole (no reliance on multi-member support) with its CRC.
+    db.batch_execute("SET pg2redshift.gzip_threads = 3").unwrap();
+    let r = &export(&mut db, &format!("redshift_export('wide', prefix => '{prefix}-threads', gzip_level => 6)"))[0];
+    let bundle = s3.bundle(&r.bundle_url);
+    assert_eq!((r.rows, bundle.files.len()), (60000, 1));
+    assert!(bundle.files[0].raw_bytes > 10 << 20, "more than ten blocks");
+    assert_eq!(s3.rows(&bundle), rows, "the same rows as the single-threaded export");
+    let mut gunzip = std::process::Command::new("gzip")
+        .args(["-dc"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip runs");
+    let gz = s3.get(&bundle.files[0].key);
+    let mut stdin = gunzip.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &gz));
+    let output = gunzip.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "gzip -d: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.stdout.len() as u64, bundle.files[0].raw_bytes);
+    db.batch_execute("RESET pg2redshift.gzip_threads").unwrap();
+
     // An empty table still gets one (empty) file, so COPY has something to read.
     db.batch_execute("CREATE TABLE empty (id int)").unwrap();
     let r = &export(&mut db, "redshift_export('empty')")[0];

@@ -97,6 +97,8 @@ fn json_loses_only_whitespace() {
     assert_eq!(minify_json("{\"a\":1,\"a\":2}"), "{\"a\":1,\"a\":2}");
     assert_eq!(minify_json("[\"\\\\\", \"\\\\\" ]"), "[\"\\\\\",\"\\\\\"]");
     assert!(matches!(minify_json("[1,2]"), Cow::Borrowed(_)));
+    assert_eq!(minify_json("{\"ключ\": [\"€ \\\" ü\", \t\"😀\"]}\n"), "{\"ключ\":[\"€ \\\" ü\",\"😀\"]}");
+    assert_eq!(minify_json(" 1 "), "1");
     assert_eq!(keep(ValueRule::Json, "{\"k\" :\n 1.50}"), "{\"k\":1.50}");
 }
 
