@@ -12,10 +12,14 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
+use crate::buffer_pool::BufferPool;
+
 /// Deflate's window: a block can refer this far back into the block before it.
 const WINDOW: usize = 32 * 1024;
 /// gzip header: magic, deflate, no flags, no mtime, no extra flags, OS unknown (RFC 1952).
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+/// Initial size of a worker's output buffer (half a 1 MiB block; it grows if needed).
+const OUTPUT_BYTES: usize = 512 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GzipError {
@@ -56,12 +60,15 @@ pub struct ParallelGzip {
     /// The tail of the block handed out before `held`.
     dictionary: Vec<u8>,
     crc: Crc,
+    /// The workers' output buffers, handed back once appended.
+    outputs: BufferPool,
 }
 
 impl ParallelGzip {
     /// Starts `threads` (at least one) workers through `spawn`, which names and starts a thread
-    /// (the caller decides e.g. its signal mask).
-    pub fn new<S>(threads: usize, level: Compression, spawn: S) -> io::Result<ParallelGzip>
+    /// (the caller decides e.g. its signal mask). Blocks written are given back to `blocks`
+    /// once compressed, for the writer to fill again.
+    pub fn new<S>(threads: usize, level: Compression, blocks: BufferPool, spawn: S) -> io::Result<ParallelGzip>
     where
         S: Fn(String, Box<dyn FnOnce() + Send>) -> io::Result<JoinHandle<()>>,
     {
@@ -81,10 +88,14 @@ impl ParallelGzip {
             held: None,
             dictionary: Vec::new(),
             crc: Crc::new(),
+            // Every block in flight holds one, plus the one being appended.
+            outputs: BufferPool::new(2 * threads + 1, OUTPUT_BYTES),
         };
         for n in 0..threads {
             let (jobs, done) = (job_rx.clone(), done_tx.clone());
-            let worker = spawn(format!("pg2redshift gzip {n}"), Box::new(move || run_worker(jobs, done, level)))?;
+            let (blocks, outputs) = (blocks.clone(), gzip.outputs.clone());
+            let work = Box::new(move || run_worker(jobs, done, level, blocks, outputs));
+            let worker = spawn(format!("pg2redshift gzip {n}"), work)?;
             gzip.workers.push(worker);
         }
         Ok(gzip)
@@ -151,7 +162,9 @@ impl ParallelGzip {
     fn accept(&mut self, done: Done, out: &mut Vec<u8>) -> Result<(), GzipError> {
         self.early.insert(done.seq, done);
         while let Some(done) = self.early.remove(&self.next_out) {
-            out.extend_from_slice(&done.result?);
+            let compressed = done.result?;
+            out.extend_from_slice(&compressed);
+            self.outputs.give(compressed);
             self.crc.combine(&done.crc);
             self.next_out += 1;
             self.in_flight -= 1;
@@ -170,13 +183,14 @@ impl Drop for ParallelGzip {
     }
 }
 
-fn run_worker(jobs: Receiver<Job>, done: Sender<Done>, level: Compression) {
+fn run_worker(jobs: Receiver<Job>, done: Sender<Done>, level: Compression, blocks: BufferPool, outputs: BufferPool) {
     let mut deflate = Compress::new(level, false);
     while let Ok(job) = jobs.recv() {
         let mut crc = Crc::new();
         crc.update(&job.data);
         deflate.reset();
-        let result = deflate_block(&mut deflate, &job);
+        let result = deflate_block(&mut deflate, &job, outputs.take());
+        blocks.give(job.data);
         if done.send(Done { seq: job.seq, result, crc }).is_err() {
             return;
         }
@@ -184,12 +198,12 @@ fn run_worker(jobs: Receiver<Job>, done: Sender<Done>, level: Compression) {
 }
 
 /// Raw deflate of one block, primed with its dictionary; sync-flushed, or finished if last.
-fn deflate_block(deflate: &mut Compress, job: &Job) -> Result<Vec<u8>, flate2::CompressError> {
+fn deflate_block(deflate: &mut Compress, job: &Job, mut out: Vec<u8>) -> Result<Vec<u8>, flate2::CompressError> {
     if !job.dictionary.is_empty() {
         deflate.set_dictionary(&job.dictionary)?;
     }
     let flush = if job.last { FlushCompress::Finish } else { FlushCompress::Sync };
-    let mut out = Vec::with_capacity(job.data.len() / 2 + 1024);
+    out.reserve(job.data.len() / 2 + 1024);
     loop {
         if out.capacity() - out.len() < 1024 {
             out.reserve(out.capacity().max(64 * 1024));
@@ -218,7 +232,8 @@ mod tests {
 
     /// Compresses `blocks` as files split at `None`, returning each file's bytes.
     fn compress(threads: usize, level: u32, files: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
-        let mut gzip = ParallelGzip::new(threads, Compression::new(level), spawn).expect("threads start");
+        let blocks = BufferPool::new(4, 1024);
+        let mut gzip = ParallelGzip::new(threads, Compression::new(level), blocks, spawn).expect("threads start");
         files
             .iter()
             .map(|blocks| {

@@ -3,6 +3,7 @@
 //! rules ([`names`]), and the table definition built from them ([`table`]). The extension reads
 //! the catalog and calls in here, and encodes rows with [`select`], [`values`] and [`csv`]; everything here is unit-tested without PostgreSQL.
 
+pub mod buffer_pool;
 pub mod csv;
 pub mod gzip;
 pub mod mapping;

@@ -10,6 +10,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 /// Where and how to reach S3. Credentials are kept out of `Debug`.
@@ -127,7 +128,7 @@ impl Bucket {
         }
     }
 
-    pub async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), S3Error> {
+    pub async fn put(&self, key: &str, body: Bytes, content_type: &str) -> Result<(), S3Error> {
         self.client
             .put_object()
             .bucket(&self.name)
@@ -159,7 +160,7 @@ impl Bucket {
         })
     }
 
-    pub async fn upload_part(&self, key: &str, upload_id: &str, number: i32, body: Vec<u8>) -> Result<CompletedPart, S3Error> {
+    pub async fn upload_part(&self, key: &str, upload_id: &str, number: i32, body: Bytes) -> Result<CompletedPart, S3Error> {
         let out = self
             .client
             .upload_part()

@@ -99,13 +99,14 @@ pub fn stream_table(
     let first_key = job.location.part_key(0);
     pipeline.start_file(first_key.clone())?;
     let row_cx = PgMemoryContexts::new("pg2redshift export row");
+    let block = pipeline.block();
     let mut sink = RowSink {
         pipeline,
         job,
         settings,
         columns: job.query.value_columns + job.query.identity_columns(),
         out: Streamed { keys: vec![first_key], ..Streamed::default() },
-        block: Vec::with_capacity(BLOCK_BYTES + BLOCK_BYTES / 8),
+        block,
         block_rows: 0,
         file_bytes: 0,
         changes: vec![0; job.query.value_columns],
@@ -271,7 +272,7 @@ impl RowSink<'_> {
         if self.block.is_empty() {
             return Ok(());
         }
-        let full = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK_BYTES + BLOCK_BYTES / 8));
+        let full = std::mem::replace(&mut self.block, self.pipeline.block());
         self.file_bytes += full.len() as u64;
         self.out.raw_bytes += full.len() as u64;
         self.pipeline.rows(full, self.block_rows)?;
