@@ -227,6 +227,34 @@ fn policies_change_values_only_when_asked_and_count_them() {
 }
 
 #[test]
+fn a_file_of_several_multipart_parts_arrives_byte_for_byte() {
+    // md5 text compresses about 2:1, so 400,000 rows give about 27 MB of gzip at level 1: several
+    // 8 MiB parts, each sealed into pages of its own and uploaded while the next is compressed.
+    let mut db = export_database("e2e_export_parts");
+    db.batch_execute(
+        "CREATE TABLE parts (id int PRIMARY KEY, pad text);
+         INSERT INTO parts SELECT g, md5(g::text) || md5((g * 3)::text) || md5((g * 5)::text) || md5((g * 7)::text)
+         FROM generate_series(1, 400000) g;",
+    )
+    .unwrap();
+    let s3 = S3::stack();
+    let prefix = unique_prefix("parts");
+    let r = &export(&mut db, &format!("redshift_export('parts', prefix => '{prefix}', gzip_level => 1)"))[0];
+    let bundle = s3.bundle(&r.bundle_url);
+    assert_eq!((r.rows, bundle.files.len()), (400000, 1));
+    assert!(bundle.files[0].compressed_bytes > 3 * (8 << 20), "more than three parts: {}", bundle.files[0].compressed_bytes);
+    let mut exported = s3.rows(&bundle);
+    exported.sort_by_key(|row| text(&row[0]).and_then(|id| id.parse::<i32>().ok()));
+    let expected = db.query("SELECT id::text, pad FROM parts ORDER BY parts.id", &[]).unwrap();
+    assert_eq!(exported.len(), expected.len());
+    for (row, want) in exported.iter().zip(&expected) {
+        assert_eq!(text(&row[0]), Some(want.get::<_, &str>(0)));
+        assert_eq!(text(&row[1]), Some(want.get::<_, &str>(1)), "row {}", want.get::<_, &str>(0));
+    }
+    assert_eq!(s3.open_uploads(&prefix), Vec::<String>::new());
+}
+
+#[test]
 fn large_tables_are_split_into_files_listed_by_the_manifest() {
     let mut db = export_database("e2e_export_files");
     db.batch_execute(
