@@ -6,7 +6,12 @@
 
 use crossbeam_channel::{Receiver, Sender};
 
-/// A bounded stack of spare buffers, shared by cloning. Buffers beyond the bound are dropped.
+/// A buffer whose capacity exceeds this many times the usual one is not kept.
+const OVERSIZED: usize = 4;
+
+/// A bounded stack of spare buffers, shared by cloning. Buffers beyond the bound are dropped,
+/// and so are buffers grown far past the usual size (by a huge row), so one such row does not
+/// pin its memory for the rest of the export.
 #[derive(Clone)]
 pub struct BufferPool {
     spare_tx: Sender<Vec<u8>>,
@@ -32,9 +37,9 @@ impl BufferPool {
         }
     }
 
-    /// Hands a buffer back for reuse (dropped if the pool is full).
+    /// Hands a buffer back for reuse (dropped if the pool is full or the buffer oversized).
     pub fn give(&self, buffer: Vec<u8>) {
-        if buffer.capacity() > 0 {
+        if buffer.capacity() > 0 && buffer.capacity() <= OVERSIZED * self.capacity.max(1) {
             let _ = self.spare_tx.try_send(buffer);
         }
     }
@@ -59,5 +64,11 @@ mod tests {
             pool.give(Vec::with_capacity(16));
         }
         assert_eq!(pool.spare_rx.len(), 2, "a third spare is dropped");
+
+        let pool = BufferPool::new(2, 16);
+        pool.give(Vec::with_capacity(16 * OVERSIZED + 1));
+        assert_eq!(pool.spare_rx.len(), 0, "a buffer grown far past the usual size is not kept");
+        pool.give(Vec::with_capacity(16 * OVERSIZED));
+        assert_eq!(pool.spare_rx.len(), 1);
     }
 }

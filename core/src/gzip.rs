@@ -232,8 +232,8 @@ mod tests {
 
     /// Compresses `blocks` as files split at `None`, returning each file's bytes.
     fn compress(threads: usize, level: u32, files: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
-        let blocks = BufferPool::new(4, 1024);
-        let mut gzip = ParallelGzip::new(threads, Compression::new(level), blocks, spawn).expect("threads start");
+        let pool = BufferPool::new(4, 1024);
+        let mut gzip = ParallelGzip::new(threads, Compression::new(level), pool, spawn).expect("threads start");
         files
             .iter()
             .map(|blocks| {

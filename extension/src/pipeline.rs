@@ -330,22 +330,15 @@ struct OpenFile {
 /// freed on another thread when its upload ends: allocated with malloc, such buffers pile up in
 /// glibc's per-thread arenas (a 10M-row export's private memory crept from 20 to 54 MiB), so
 /// large parts get pages of their own, returned to the system when the upload drops them. The
-/// copy costs about a millisecond per part.
+/// copy costs about a millisecond per part. Small ones (and any that cannot be mapped) are
+/// copied to the heap.
 fn seal_part(part: &mut Vec<u8>) -> Bytes {
-    let sealed = if part.len() < BLOCK_BYTES {
-        Bytes::copy_from_slice(part)
-    } else {
-        match memmap2::MmapMut::map_anon(part.len()) {
-            Ok(mut pages) => {
-                pages.copy_from_slice(part);
-                match pages.make_read_only() {
-                    Ok(pages) => Bytes::from_owner(pages),
-                    Err(_) => Bytes::copy_from_slice(part),
-                }
-            }
-            Err(_) => Bytes::copy_from_slice(part),
-        }
+    let own_pages = || {
+        let mut pages = memmap2::MmapMut::map_anon(part.len()).ok()?;
+        pages.copy_from_slice(part);
+        Some(Bytes::from_owner(pages))
     };
+    let sealed = (part.len() >= BLOCK_BYTES).then(own_pages).flatten().unwrap_or_else(|| Bytes::copy_from_slice(part));
     part.clear();
     sealed
 }
