@@ -5,6 +5,7 @@
 use pg2redshift_bundle::{quote_ident, quote_qualified};
 
 use crate::source::{SourceColumn, TypeKind};
+use crate::values::ARRAY_BOUNDS_MARKER;
 
 /// How a row is named in an error message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,11 +131,17 @@ pub fn value_form(column: &SourceColumn) -> ValueForm {
 pub fn text_expression(column: &SourceColumn) -> String {
     let c = quote_ident(&column.name);
     match column.ty.kind {
-        TypeKind::Array | TypeKind::Composite => format!("pg_catalog.to_json({c})::pg_catalog.text"),
+        // JSON arrays start at index 0 and cannot keep PostgreSQL's lower bounds: an array with
+        // a lower bound other than 1 becomes a marker the value check refuses (values.rs).
+        TypeKind::Array => format!(
+            "CASE WHEN pg_catalog.array_dims({c}) ~ '[[](?!1:)' THEN '{ARRAY_BOUNDS_MARKER}' || pg_catalog.array_dims({c}) \
+             ELSE pg_catalog.to_json({c})::pg_catalog.text END"
+        ),
+        TypeKind::Composite => format!("pg_catalog.to_json({c})::pg_catalog.text"),
         TypeKind::Range => format!("{}::pg_catalog.text", range_json(&c)),
         TypeKind::Multirange => format!(
-            "CASE WHEN {c} IS NULL THEN NULL ELSE pg_catalog.coalesce((SELECT pg_catalog.json_agg({}) \
-             FROM pg_catalog.unnest({c}) AS r(v)), '[]')::pg_catalog.text END",
+            "CASE WHEN {c} IS NULL THEN NULL ELSE COALESCE((SELECT pg_catalog.json_agg({}) \
+             FROM pg_catalog.unnest({c}) AS r(v)), '[]'::pg_catalog.json)::pg_catalog.text END",
             range_json("r.v")
         ),
         TypeKind::Enum { .. } => format!("{c}::pg_catalog.text"),
@@ -144,6 +151,9 @@ pub fn text_expression(column: &SourceColumn) -> String {
             (true, "money") => format!("{c}::pg_catalog.numeric::pg_catalog.text"),
             // The cast to text drops char(n)'s padding; its output function keeps it.
             (true, "bpchar") => format!("pg_catalog.textin(pg_catalog.bpcharout({c}))"),
+            // The cast to text always shows the netmask (`::1/128`); the output function shows
+            // it only where it is not the full length, as psql does.
+            (true, "inet") => format!("pg_catalog.textin(pg_catalog.inet_out({c}))"),
             (false, "hstore") => format!("pg_catalog.to_json({c})::pg_catalog.text"),
             _ => format!("{c}::pg_catalog.text"),
         },
@@ -151,10 +161,11 @@ pub fn text_expression(column: &SourceColumn) -> String {
 }
 
 /// A range as `{"lower":…,"upper":…,"lower_inc":…,"upper_inc":…}` (an unbounded side is null),
-/// or `{"empty":true}`.
+/// or `{"empty":true}`; NULL stays NULL (`isempty(NULL)` is NULL, which would otherwise fall
+/// through to an object of NULL bounds).
 fn range_json(r: &str) -> String {
     format!(
-        "CASE WHEN pg_catalog.isempty({r}) THEN '{{\"empty\":true}}'::pg_catalog.json \
+        "CASE WHEN {r} IS NULL THEN NULL WHEN pg_catalog.isempty({r}) THEN '{{\"empty\":true}}'::pg_catalog.json \
          ELSE pg_catalog.json_build_object('lower', pg_catalog.lower({r}), 'upper', pg_catalog.upper({r}), \
          'lower_inc', pg_catalog.lower_inc({r}), 'upper_inc', pg_catalog.upper_inc({r})) END"
     )
@@ -184,7 +195,8 @@ mod tests {
         let q = export_query("s", "t\"x", &cols, RowIdentity::for_relation("r", &["Id".into()]));
         assert_eq!(
             q.sql,
-            "SELECT \"Id\", pg_catalog.encode(\"b\", 'hex'), pg_catalog.to_json(\"tags\")::pg_catalog.text, \
+            "SELECT \"Id\", pg_catalog.encode(\"b\", 'hex'), CASE WHEN pg_catalog.array_dims(\"tags\") ~ '[[](?!1:)' \
+             THEN '\u{1}array_dims:' || pg_catalog.array_dims(\"tags\") ELSE pg_catalog.to_json(\"tags\")::pg_catalog.text END, \
              \"Id\"::pg_catalog.text FROM \"s\".\"t\"\"x\""
         );
         assert_eq!(q.value_columns, 3);
@@ -202,6 +214,16 @@ mod tests {
         let mut custom = col("c", "int4", TypeKind::Base);
         custom.ty.schema = "public".into();
         assert_eq!(value_form(&custom), ValueForm::Text);
+    }
+
+    #[test]
+    fn null_ranges_stay_null_and_inet_prints_as_its_output() {
+        let text = |ty: &str, kind| text_expression(&col("c", ty, kind));
+        assert!(text("int4range", TypeKind::Range).starts_with("CASE WHEN \"c\" IS NULL THEN NULL WHEN pg_catalog.isempty"));
+        let multi = text("int4multirange", TypeKind::Multirange);
+        assert!(multi.starts_with("CASE WHEN \"c\" IS NULL THEN NULL"), "{multi}");
+        assert!(multi.contains("'[]'::pg_catalog.json"), "{multi}");
+        assert_eq!(text("inet", TypeKind::Base), "pg_catalog.textin(pg_catalog.inet_out(\"c\"))");
     }
 
     #[test]

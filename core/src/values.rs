@@ -19,6 +19,11 @@ pub const MAX_YEAR: u64 = 294_276;
 /// Largest absolute TIMETZ offset in hours Redshift documents (up to 14:59).
 pub const MAX_OFFSET_HOURS: u32 = 14;
 
+/// What the export query yields instead of JSON for an array whose lower bounds are not all 1,
+/// followed by its `array_dims`. No JSON text starts with a control character, so it cannot
+/// be mistaken for a value.
+pub const ARRAY_BOUNDS_MARKER: &str = "\u{1}array_dims:";
+
 /// What to check for a column, derived from its Redshift type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueRule {
@@ -66,6 +71,8 @@ pub enum Problem {
     /// An empty bytea: COPY loads an empty field as NULL in every column that is not CHAR or
     /// VARCHAR, so an empty VARBYTE cannot be written in CSV.
     EmptyBinary,
+    /// An array with lower bounds other than 1 (`[0:2]={…}`): a JSON array cannot keep them.
+    ArrayBounds { dims: String },
 }
 
 /// The SQLSTATE class a problem belongs to.
@@ -87,7 +94,7 @@ impl Problem {
             Problem::TooLong { .. } => ProblemClass::TooLong,
             Problem::NotFinite { .. } | Problem::DoesNotFit { .. } => ProblemClass::Numeric,
             Problem::OutOfRange { .. } | Problem::Offset { .. } => ProblemClass::Datetime,
-            Problem::EmptyBinary => ProblemClass::NoEquivalent,
+            Problem::EmptyBinary | Problem::ArrayBounds { .. } => ProblemClass::NoEquivalent,
         }
     }
 }
@@ -123,6 +130,10 @@ impl fmt::Display for Problem {
             Problem::EmptyBinary => {
                 write!(f, "an empty bytea has no Redshift equivalent: COPY loads an empty VARBYTE field as NULL")
             }
+            Problem::ArrayBounds { dims } => write!(
+                f,
+                "the array's bounds are {dims}: a SUPER array starts at 0 and cannot keep lower bounds other than 1"
+            ),
         }
     }
 }
@@ -191,6 +202,9 @@ fn inspect(rule: ValueRule, value: &str) -> Result<Cow<'_, str>, Problem> {
             Ok(Cow::Borrowed(value))
         }
         ValueRule::Json => {
+            if let Some(dims) = value.strip_prefix(ARRAY_BOUNDS_MARKER) {
+                return Err(Problem::ArrayBounds { dims: dims.to_string() });
+            }
             let compact = minify_json(value);
             if compact.len() > SUPER_MAX_BYTES {
                 return Err(Problem::TooLong { bytes: compact.len(), max_bytes: SUPER_MAX_BYTES });

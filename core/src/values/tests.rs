@@ -115,3 +115,13 @@ fn an_empty_bytea_has_no_redshift_spelling() {
     assert_eq!(refused(rule, "").class(), ProblemClass::NoEquivalent);
     assert!(matches!(check_value(rule, "", OnUnrepresentable::Null, false), Outcome::Changed(None)));
 }
+
+#[test]
+fn arrays_with_other_lower_bounds_have_no_super_spelling() {
+    let marked = format!("{ARRAY_BOUNDS_MARKER}[0:2]");
+    let problem = refused(ValueRule::Json, &marked);
+    assert_eq!(problem, Problem::ArrayBounds { dims: "[0:2]".into() });
+    assert_eq!(problem.class(), ProblemClass::NoEquivalent);
+    assert!(problem.to_string().contains("[0:2]"));
+    assert_eq!(keep(ValueRule::Json, "[1, 2]"), "[1,2]");
+}
