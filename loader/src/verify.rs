@@ -19,6 +19,8 @@ enum Kind {
     Timestamp,
     Timestamptz,
     Text,
+    /// char(n): exported with its padding, which PostgreSQL's cast to VARCHAR drops.
+    PaddedText,
     /// Only NULLs are counted (floats, JSON, binary, …).
     Other,
 }
@@ -32,21 +34,33 @@ fn kind(source_type: &str) -> Kind {
         "timestamp without time zone" => Kind::Timestamp,
         "timestamp with time zone" => Kind::Timestamptz,
         "text" => Kind::Text,
+        "bpchar" => Kind::PaddedText,
+        _ if t.starts_with("character(") => Kind::PaddedText,
         _ if t.starts_with("numeric(") => Kind::Decimal,
         _ if t.starts_with("character varying") || t.starts_with("character(") || t.starts_with("varchar") => Kind::Text,
         _ => Kind::Other,
     }
 }
 
-/// The canonical text of `c` (an already quoted column).
-fn canonical(kind: Kind, c: &str) -> Option<String> {
+/// The canonical text of `c` (an already quoted column) on one side.
+fn canonical(kind: Kind, c: &str, side: Side) -> Option<String> {
+    Some(match (kind, side) {
+        // The output function keeps char(n)'s padding; in Redshift the value is a VARCHAR.
+        (Kind::PaddedText, Side::Source) => format!("pg_catalog.textin(pg_catalog.bpcharout({c}))"),
+        (Kind::PaddedText, Side::Target) => format!("CAST({c} AS VARCHAR)"),
+        _ => canonical_same(kind, c)?,
+    })
+}
+
+/// The canonical text of `c` where both sides spell it with the same SQL.
+fn canonical_same(kind: Kind, c: &str) -> Option<String> {
     Some(match kind {
         Kind::Integer | Kind::Decimal | Kind::Text => format!("CAST({c} AS VARCHAR)"),
         Kind::Boolean => format!("CASE WHEN {c} THEN 't' ELSE 'f' END"),
         Kind::Date => format!("to_char({c}, 'YYYY-MM-DD')"),
         Kind::Timestamp => format!("to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')"),
         Kind::Timestamptz => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"),
-        Kind::Other => return None,
+        Kind::PaddedText | Kind::Other => return None,
     })
 }
 
@@ -66,14 +80,14 @@ fn checks(col: &str, k: Kind, side: Side) -> Vec<(String, String)> {
             out.push(("sum".into(), format!("CAST(sum({col}) AS VARCHAR)")));
         }
         Kind::Date | Kind::Timestamp | Kind::Timestamptz => {
-            let min = canonical(k, &format!("min({col})")).unwrap_or_default();
-            let max = canonical(k, &format!("max({col})")).unwrap_or_default();
+            let min = canonical(k, &format!("min({col})"), side).unwrap_or_default();
+            let max = canonical(k, &format!("max({col})"), side).unwrap_or_default();
             out.push(("min".into(), min));
             out.push(("max".into(), max));
         }
         _ => {}
     }
-    if let Some(text) = canonical(k, col) {
+    if let Some(text) = canonical(k, col, side) {
         let first32 = format!("substr(md5({text}), 1, 8)");
         let hash = match side {
             Side::Source => format!("('x' || lpad({first32}, 16, '0'))::bit(64)::bigint"),
