@@ -132,6 +132,7 @@ pub fn parse_redshift_ddl(sql: &str) -> sqlparser::ast::Statement {
     statements.remove(0)
 }
 
+pub mod corpus;
 pub mod redshift_csv;
 
 /// A fresh database with the extension installed.
@@ -322,4 +323,49 @@ impl S3 {
                 .unwrap_or_else(|e| panic!("put {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
         })
     }
+}
+
+/// `redshift-load` configured for the stack: the emulator as target, the stack's IAM role for
+/// COPY, and the S3 server with its keys for reading bundles.
+pub fn loader() -> std::process::Command {
+    let mut c = std::process::Command::new(stack_setting("PG2RS_LOADER_BIN"));
+    c.env("REDSHIFT_LOAD_TARGET", stack_setting("PG2RS_REDSHIFT_URL"))
+        .env("REDSHIFT_LOAD_IAM_ROLE", stack_setting("PG2RS_REDSHIFT_IAM_ROLE"))
+        .env("REDSHIFT_LOAD_S3_ENDPOINT", stack_setting("PG2RS_S3_ENDPOINT"))
+        .env("REDSHIFT_LOAD_S3_REGION", stack_setting("PG2RS_S3_REGION"))
+        .env("AWS_ACCESS_KEY_ID", stack_setting("PG2RS_S3_ACCESS_KEY"))
+        .env("AWS_SECRET_ACCESS_KEY", stack_setting("PG2RS_S3_SECRET_KEY"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    c
+}
+
+/// An empty Redshift schema and no load history for it, so a test can run again.
+pub fn fresh_target(schema: &str) {
+    let mut rs = redshift();
+    rs.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).expect("drop schema");
+    let history: i64 = rs
+        .query_one("SELECT count(*) FROM pg_tables WHERE schemaname = 'pg2redshift_loader'", &[])
+        .expect("history table")
+        .get(0);
+    if history > 0 {
+        rs.execute("DELETE FROM pg2redshift_loader.loads WHERE target_schema = $1", &[&schema]).expect("history");
+    }
+}
+
+/// Names of the built-in types of the live catalog with `typtype` in `typtypes` (e.g. `'b'`),
+/// leaving out composite row types and arrays (but not `int2vector`/`oidvector`, which are
+/// scalars to the mapping).
+pub fn builtin_types(db: &mut postgres::Client, typtypes: &[&str]) -> Vec<String> {
+    let typtypes: Vec<String> = typtypes.iter().map(|t| t.to_string()).collect();
+    db.query(
+        "SELECT typname::text FROM pg_type
+         WHERE typnamespace = 'pg_catalog'::regnamespace AND typtype::text = ANY($1)
+           AND typrelid = 0 AND (typcategory <> 'A' OR typname IN ('int2vector', 'oidvector'))
+         ORDER BY typname",
+        &[&typtypes],
+    )
+    .expect("list built-in types")
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
 }

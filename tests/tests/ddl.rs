@@ -1,6 +1,6 @@
 //! redshift_ddl() / redshift_columns() against real catalogs of the stack's source cluster.
 
-use e2e::{ColumnRow, expect_sqlstate, fresh_source_database, parse_redshift_ddl, redshift_columns, redshift_ddl};
+use e2e::{ColumnRow, builtin_types, expect_sqlstate, fresh_source_database, parse_redshift_ddl, redshift_columns, redshift_ddl};
 
 fn database(name: &str) -> postgres::Client {
     let mut db = fresh_source_database(name);
@@ -17,18 +17,7 @@ fn types_of(rows: &[ColumnRow]) -> Vec<(&str, &str, bool)> {
 #[test]
 fn every_builtin_type_of_the_live_catalog_is_mapped() {
     let mut db = database("e2e_ddl_all_types");
-    let names: Vec<String> = db
-        .query(
-            "SELECT typname::text FROM pg_type
-             WHERE typnamespace = 'pg_catalog'::regnamespace AND typtype IN ('b', 'r', 'm')
-               AND typrelid = 0 AND (typcategory <> 'A' OR typname IN ('int2vector', 'oidvector'))
-             ORDER BY typname",
-            &[],
-        )
-        .expect("list built-in types")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let names = builtin_types(&mut db, &["b", "r", "m"]);
     assert!(names.len() > 70, "only {} built-in types found", names.len());
     let columns: Vec<String> = names.iter().map(|n| format!("\"c_{n}\" pg_catalog.\"{n}\"")).collect();
     db.batch_execute(&format!("CREATE TABLE every_type ({})", columns.join(", ")))

@@ -8,19 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use e2e::{S3, describe, export_database, redshift, stack_setting, unique_prefix};
-
-fn loader() -> Command {
-    let mut c = Command::new(stack_setting("PG2RS_LOADER_BIN"));
-    c.env("REDSHIFT_LOAD_TARGET", stack_setting("PG2RS_REDSHIFT_URL"))
-        .env("REDSHIFT_LOAD_IAM_ROLE", stack_setting("PG2RS_REDSHIFT_IAM_ROLE"))
-        .env("REDSHIFT_LOAD_S3_ENDPOINT", stack_setting("PG2RS_S3_ENDPOINT"))
-        .env("REDSHIFT_LOAD_S3_REGION", stack_setting("PG2RS_S3_REGION"))
-        .env("AWS_ACCESS_KEY_ID", stack_setting("PG2RS_S3_ACCESS_KEY"))
-        .env("AWS_SECRET_ACCESS_KEY", stack_setting("PG2RS_S3_SECRET_KEY"))
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    c
-}
+use e2e::{S3, describe, export_database, fresh_target, loader, redshift, stack_setting, unique_prefix};
 
 fn load(args: &[&str]) -> Output {
     loader().arg("load").args(args).output().expect("run redshift-load")
@@ -42,16 +30,6 @@ fn export_schema(src: &mut postgres::Client, schema: &str, prefix: &str) -> Stri
         .query(&format!("SELECT bundle_url FROM redshift_export_schema('{schema}', prefix => '{prefix}')"), &[])
         .unwrap_or_else(|e| panic!("export: {}", describe(&e)));
     rows[0].get(0)
-}
-
-/// An empty target schema and no load history for it, so a test can run again.
-fn fresh_target(schema: &str) {
-    let mut rs = redshift();
-    rs.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).expect("drop schema");
-    let exists = count(&mut rs, "SELECT count(*) FROM pg_tables WHERE schemaname = 'pg2redshift_loader'");
-    if exists > 0 {
-        rs.execute("DELETE FROM pg2redshift_loader.loads WHERE target_schema = $1", &[&schema]).expect("history");
-    }
 }
 
 fn count(db: &mut postgres::Client, sql: &str) -> i64 {
