@@ -26,6 +26,7 @@ CREATE TYPE corpus_nest AS (inner_row corpus_row, tags text[], mood corpus_mood)
 CREATE DOMAIN corpus_posint AS int4 CHECK (VALUE > 0);
 CREATE DOMAIN corpus_short AS varchar(5);
 CREATE DOMAIN corpus_span AS int4range;
+CREATE DOMAIN corpus_spans AS int4multirange;
 CREATE DOMAIN corpus_tags AS text[];
 CREATE DOMAIN corpus_pair AS corpus_row;
 CREATE DOMAIN corpus_kv AS hstore;
@@ -229,11 +230,20 @@ fn corpus_columns(db: &mut postgres::Client, rng: &mut Rng) -> Vec<corpus::Colum
         n,
     ));
 
-    // Domains over a scalar, a string with a typmod, a range, an array, a composite, hstore,
+    // Domains over a scalar, a string with a typmod, a range, a multirange, an array, a composite, hstore,
     // and a type with refusals.
     columns.push(column("d_posint", "corpus_posint", Form::Text, vec![kept("1"), kept("2147483647")], |r: &mut Rng| r.between(1, i32::MAX.into()).to_string(), rng, n));
     columns.push(column("d_short", "corpus_short", Form::Text, vec![kept("'😀😀😀😀😀'"), kept("''")], |r: &mut Rng| corpus::lit(&r.text(8).chars().take(5).collect::<String>(), "corpus_short"), rng, n));
     columns.push(column("d_span", "corpus_span", Form::Range, vec![kept("'empty'"), kept("'(,)'")], |r: &mut Rng| corpus::range(r, "int4range", "int4"), rng, n));
+    columns.push(column(
+        "d_spans",
+        "corpus_spans",
+        Form::Multirange,
+        vec![kept("'{}'")],
+        |r: &mut Rng| format!("pg_catalog.int4multirange({})", corpus::range(r, "int4range", "int4")),
+        rng,
+        n,
+    ));
     columns.push(column("d_tags", "corpus_tags", Form::ToJson, vec![kept("'{}'"), kept("ARRAY[NULL]::text[]"), Value { sql: "'[2:2]={x}'".into(), expect: Expect::Refused { sqlstate: "22000", truncates: false } }], |r: &mut Rng| format!("ARRAY[{}]::text[]", corpus::element(r, "text", "pg_catalog.text")), rng, n));
     columns.push(column("d_pair", "corpus_pair", Form::ToJson, vec![kept(all_null_row)], row, rng, n));
     columns.push(column("d_kv", "corpus_kv", Form::ToJson, vec![kept("''")], |r: &mut Rng| format!("'k=>{}'", r.below(100)), rng, n));
