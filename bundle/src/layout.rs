@@ -71,9 +71,25 @@ pub fn escape_key_component(name: &str) -> String {
     out
 }
 
+/// `s3://bucket/key` → `(bucket, key)`; `None` when it is not an `s3://` URL with a bucket.
+/// The key may be empty (`s3://bucket` or `s3://bucket/`).
+pub fn split_s3_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then_some((bucket, key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_urls_split_into_bucket_and_key() {
+        assert_eq!(split_s3_url("s3://b/k/x.json"), Some(("b", "k/x.json")));
+        assert_eq!(split_s3_url("s3://b"), Some(("b", "")));
+        assert_eq!(split_s3_url("s3:///k"), None);
+        assert_eq!(split_s3_url("https://b/k"), None);
+    }
 
     fn location(prefix: &str, schema: &str, table: &str) -> BundleLocation {
         BundleLocation {

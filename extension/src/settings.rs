@@ -138,8 +138,10 @@ pub fn register() {
         GucContext::Suset,
         secret,
     );
-    // PostgreSQL 15+: refuse unknown pg2redshift.* settings (typos) instead of keeping them.
-    #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+    // Refuse unknown pg2redshift.* settings (typos) instead of keeping them (PostgreSQL 15+,
+    // the only version this crate declares).
+    // SAFETY: called from _PG_init on the backend thread with a NUL-terminated static string,
+    // which PostgreSQL copies.
     unsafe {
         pgrx::pg_sys::MarkGUCPrefixReserved(c"pg2redshift".as_ptr())
     };

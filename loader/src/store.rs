@@ -13,13 +13,8 @@ pub struct Store {
 
 /// `s3://bucket/key` → (bucket, key).
 pub fn split_url(url: &str) -> Result<(String, String), LoadError> {
-    let rest = url
-        .strip_prefix("s3://")
-        .ok_or_else(|| LoadError::Usage(format!("not an s3:// URL: {url}")))?;
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return Err(LoadError::Usage(format!("no bucket in {url}")));
-    }
+    let (bucket, key) = pg2redshift_bundle::split_s3_url(url)
+        .ok_or_else(|| LoadError::Usage(format!("not an s3://bucket/… URL: {url}")))?;
     Ok((bucket.to_string(), key.to_string()))
 }
 
@@ -78,22 +73,12 @@ impl Store {
     pub fn bundle_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, LoadError> {
         self.runtime.block_on(async {
             let mut keys = Vec::new();
-            let mut token = None;
-            loop {
-                let page = self
-                    .client
-                    .list_objects_v2()
-                    .bucket(bucket)
-                    .prefix(prefix)
-                    .set_continuation_token(token.take())
-                    .send()
-                    .await
-                    .map_err(|e| LoadError::S3(format!("listing s3://{bucket}/{prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+            let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| {
+                    LoadError::S3(format!("listing s3://{bucket}/{prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))
+                })?;
                 keys.extend(page.contents().iter().filter_map(|o| o.key()).filter(|k| k.ends_with("/bundle.json")).map(str::to_string));
-                match page.next_continuation_token() {
-                    Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-                    _ => break,
-                }
             }
             Ok(keys)
         })

@@ -77,7 +77,21 @@ impl From<LoadError> for Attempt {
 /// Serialization conflicts (Redshift's ERROR 1023, SQLSTATE 40001) and deadlocks where the
 /// loader was the one cancelled (40P01): the whole transaction runs again.
 fn is_conflict(e: &postgres::Error) -> bool {
-    e.code().is_some_and(|c| c.code() == "40001" || c.code() == "40P01") || describe(e).contains("1023")
+    let Some(db) = e.as_db_error() else { return false };
+    matches!(db.code().code(), "40001" | "40P01") || is_redshift_1023(db.message(), db.detail())
+}
+
+/// Redshift reports a serialization conflict as `ERROR: 1023` with the DETAIL `Serializable
+/// isolation violation on table …`
+/// (https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html): the error number
+/// is the message itself, not a substring of some other message.
+fn is_redshift_1023(message: &str, detail: Option<&str>) -> bool {
+    let rest = match message.trim().strip_prefix("1023") {
+        Some(rest) if rest.is_empty() || rest.starts_with([' ', ':']) => rest,
+        _ => return false,
+    };
+    let violation = "Serializable isolation violation";
+    rest.contains(violation) || detail.is_some_and(|d| d.contains(violation))
 }
 
 /// Runs a statement of the load; a failure becomes Failed (or Conflict).
@@ -403,5 +417,22 @@ fn explain_copy_error(db: &mut Client) -> String {
             s
         }
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_redshift_1023;
+
+    #[test]
+    fn serialization_conflicts_are_recognised_by_their_shape() {
+        let detail = Some("Serializable isolation violation on table - 100282, transactions forming the cycle are: 1, 2");
+        assert!(is_redshift_1023("1023", detail));
+        assert!(is_redshift_1023(" 1023 ", detail));
+        assert!(is_redshift_1023("1023: Serializable isolation violation on table", None));
+        assert!(!is_redshift_1023("1023", None));
+        assert!(!is_redshift_1023("column \"c1023\" does not exist", detail));
+        assert!(!is_redshift_1023("10234", detail));
+        assert!(!is_redshift_1023("value 1023 is out of range", detail));
     }
 }

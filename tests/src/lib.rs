@@ -84,16 +84,49 @@ pub fn s3_bucket() -> String {
     stack_setting("PG2RS_S3_BUCKET")
 }
 
+/// Runs `sql` through the simple query protocol: every value as its output text, NULL as None.
+pub fn text_rows(db: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    db.simple_query(sql)
+        .unwrap_or_else(|e| panic!("{}: {}", excerpt(sql, 300), describe(&e)))
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// At most `max` bytes of `s` (cut at a character boundary), with its length when cut.
+pub fn excerpt(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..end], s.len())
+}
+
+/// Runs `sql`, which must fail, and returns the server's error.
+fn server_error(db: &mut postgres::Client, sql: &str) -> postgres::Error {
+    match db.batch_execute(sql) {
+        Ok(()) => panic!("expected an error, but it succeeded: {sql}"),
+        Err(err) => err,
+    }
+}
+
+/// Runs a statement that must fail; returns "message (SQLSTATE)".
+pub fn fails(db: &mut postgres::Client, sql: &str) -> String {
+    describe(&server_error(db, sql))
+}
+
 /// Runs `sql`, expects it to fail with SQLSTATE `code`, and returns the error's message.
 pub fn expect_sqlstate(db: &mut postgres::Client, sql: &str, code: &str) -> String {
-    match db.batch_execute(sql) {
-        Ok(()) => panic!("expected SQLSTATE {code}, but it succeeded: {sql}"),
-        Err(err) => {
-            let db_err = err.as_db_error().unwrap_or_else(|| panic!("{sql}: not a server error: {err}"));
-            assert_eq!(db_err.code().code(), code, "{sql}: {}", db_err.message());
-            db_err.message().to_string()
-        }
-    }
+    let err = server_error(db, sql);
+    let db_err = err.as_db_error().unwrap_or_else(|| panic!("{sql}: not a server error: {err}"));
+    assert_eq!(db_err.code().code(), code, "{sql}: {}", db_err.message());
+    db_err.message().to_string()
 }
 
 /// `redshift_ddl()` of `relation` (an SQL expression for a regclass, e.g. `'s.t'`).
@@ -192,8 +225,7 @@ pub fn export(db: &mut postgres::Client, call: &str) -> Vec<Exported> {
 
 /// `(bucket, key)` of an `s3://bucket/key` URL.
 pub fn split_url(url: &str) -> (String, String) {
-    let rest = url.strip_prefix("s3://").unwrap_or_else(|| panic!("not an s3 URL: {url}"));
-    let (bucket, key) = rest.split_once('/').unwrap_or_else(|| panic!("no key in {url}"));
+    let (bucket, key) = pg2redshift_bundle::split_s3_url(url).unwrap_or_else(|| panic!("not an s3 URL: {url}"));
     (bucket.to_string(), key.to_string())
 }
 

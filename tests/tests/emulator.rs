@@ -6,36 +6,17 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use e2e::{S3, describe, redshift, redshift_iam_role, stack_setting, unique_prefix};
+use e2e::{S3, describe, fails, redshift, redshift_iam_role, stack_setting, text_rows, unique_prefix};
 
 fn s3_url(key: &str) -> String {
     format!("s3://{}/{key}", e2e::s3_bucket())
 }
 
-/// Runs a statement that must fail; returns "message (SQLSTATE)".
-fn fails(db: &mut postgres::Client, sql: &str) -> String {
-    match db.batch_execute(sql) {
-        Ok(()) => panic!("expected an error from: {sql}"),
-        Err(e) => describe(&e),
-    }
-}
 
 fn run(db: &mut postgres::Client, sql: &str) {
     db.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
 }
 
-fn texts(db: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    db.simple_query(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)))
-        .into_iter()
-        .filter_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect()
-}
 
 fn copy_sql(table: &str, key: &str, options: &str) -> String {
     format!("COPY {table} FROM '{}' IAM_ROLE '{}' {options}", s3_url(key), redshift_iam_role())
@@ -108,7 +89,7 @@ fn the_documented_escape_example() {
     );
     run(&mut db, "DROP TABLE IF EXISTS escape_example; CREATE TABLE escape_example (c1 INT, c2 VARCHAR(100))");
     run(&mut db, &copy_sql("escape_example", &key, "DELIMITER '|' ESCAPE"));
-    let rows = texts(&mut db, "SELECT c1, c2 FROM escape_example ORDER BY c1");
+    let rows = text_rows(&mut db, "SELECT c1, c2 FROM escape_example ORDER BY c1");
     let got: Vec<Option<String>> = rows.into_iter().map(|r| r[1].clone()).collect();
     assert_eq!(
         got,
@@ -143,7 +124,7 @@ fn csv_null_as_nul_empty_strings_and_byte_lengths() {
     s3.put(&key, data);
     run(&mut db, "DROP TABLE IF EXISTS csv_rules; CREATE TABLE csv_rules (id INT, v VARCHAR(12), n INT)");
     run(&mut db, &copy_sql("csv_rules", &key, "CSV NULL AS '\\0'"));
-    let rows = texts(&mut db, "SELECT id, v, n FROM csv_rules ORDER BY id");
+    let rows = text_rows(&mut db, "SELECT id, v, n FROM csv_rules ORDER BY id");
     assert_eq!(
         rows,
         vec![
@@ -154,8 +135,8 @@ fn csv_null_as_nul_empty_strings_and_byte_lengths() {
             vec![Some("5".into()), Some("a,\"b\"\nc".into()), Some("9".into())],
         ]
     );
-    assert_eq!(texts(&mut db, "SELECT pg_last_copy_count()")[0][0].as_deref(), Some("5"));
-    let commits = texts(
+    assert_eq!(text_rows(&mut db, "SELECT pg_last_copy_count()")[0][0].as_deref(), Some("5"));
+    let commits = text_rows(
         &mut db,
         "SELECT trim(filename), lines_scanned FROM stl_load_commits WHERE query = pg_last_copy_id()",
     );
@@ -163,7 +144,7 @@ fn csv_null_as_nul_empty_strings_and_byte_lengths() {
     // EMPTYASNULL turns the empty strings into NULL.
     run(&mut db, "TRUNCATE csv_rules");
     run(&mut db, &copy_sql("csv_rules", &key, "CSV NULL AS '\\0' EMPTYASNULL"));
-    assert_eq!(texts(&mut db, "SELECT count(*) FROM csv_rules WHERE v IS NULL")[0][0].as_deref(), Some("3"));
+    assert_eq!(text_rows(&mut db, "SELECT count(*) FROM csv_rules WHERE v IS NULL")[0][0].as_deref(), Some("3"));
 }
 
 /// A value over the column's byte length fails the COPY with Redshift's message, aborts the
@@ -182,10 +163,10 @@ fn a_bad_row_fails_the_load_and_stays_in_stl_load_errors_after_rollback() {
     // The transaction is aborted, as in Redshift.
     assert!(fails(&mut db, "SELECT 1").contains("25P02"));
     run(&mut db, "ROLLBACK");
-    assert_eq!(texts(&mut db, "SELECT count(*) FROM bad_rows")[0][0].as_deref(), Some("1"));
-    assert_eq!(texts(&mut db, "SELECT pg_last_copy_count()")[0][0].as_deref(), Some("0"));
-    let id = texts(&mut db, "SELECT pg_last_copy_id()")[0][0].clone().expect("copy id");
-    let rows = texts(
+    assert_eq!(text_rows(&mut db, "SELECT count(*) FROM bad_rows")[0][0].as_deref(), Some("1"));
+    assert_eq!(text_rows(&mut db, "SELECT pg_last_copy_count()")[0][0].as_deref(), Some("0"));
+    let id = text_rows(&mut db, "SELECT pg_last_copy_id()")[0][0].clone().expect("copy id");
+    let rows = text_rows(
         &mut db,
         &format!(
             "SELECT trim(filename), line_number, trim(colname), trim(type), trim(col_length), trim(raw_field_value), err_code, trim(err_reason) \
@@ -205,17 +186,17 @@ fn a_bad_row_fails_the_load_and_stays_in_stl_load_errors_after_rollback() {
             Some("String length exceeds DDL length".into()),
         ]]
     );
-    let detail = texts(&mut db, &format!("SELECT error_code, trim(column_name) FROM sys_load_error_detail WHERE query_id = {id}"));
+    let detail = text_rows(&mut db, &format!("SELECT error_code, trim(column_name) FROM sys_load_error_detail WHERE query_id = {id}"));
     assert_eq!(detail, vec![vec![Some("1204".into()), Some("v".into())]]);
 
     // MAXERROR lets that many rows fail: the rest load, the failures are still recorded.
     run(&mut db, &copy_sql("bad_rows", &key, "CSV MAXERROR 5"));
-    assert_eq!(texts(&mut db, "SELECT count(*) FROM bad_rows")[0][0].as_deref(), Some("4"));
-    assert_eq!(texts(&mut db, "SELECT pg_last_copy_count()")[0][0].as_deref(), Some("3"));
+    assert_eq!(text_rows(&mut db, "SELECT count(*) FROM bad_rows")[0][0].as_deref(), Some("4"));
+    assert_eq!(text_rows(&mut db, "SELECT pg_last_copy_count()")[0][0].as_deref(), Some("3"));
     // TRUNCATECOLUMNS cuts at a character boundary within the byte length.
     run(&mut db, "TRUNCATE bad_rows");
     run(&mut db, &copy_sql("bad_rows", &key, "CSV TRUNCATECOLUMNS"));
-    assert_eq!(texts(&mut db, "SELECT v FROM bad_rows WHERE id = 3")[0][0].as_deref(), Some("éé"));
+    assert_eq!(text_rows(&mut db, "SELECT v FROM bad_rows WHERE id = 3")[0][0].as_deref(), Some("éé"));
 }
 
 #[test]
@@ -226,8 +207,8 @@ fn char_holds_single_byte_characters_only() {
     s3.put(&key, "1,ab\n2,é\n".as_bytes().to_vec());
     run(&mut db, "DROP TABLE IF EXISTS char_rule; CREATE TABLE char_rule (id INT, c CHAR(4))");
     fails(&mut db, &copy_sql("char_rule", &key, "CSV"));
-    let id = texts(&mut db, "SELECT pg_last_copy_id()")[0][0].clone().expect("id");
-    let reason = texts(&mut db, &format!("SELECT err_code, trim(err_reason) FROM stl_load_errors WHERE query = {id}"));
+    let id = text_rows(&mut db, "SELECT pg_last_copy_id()")[0][0].clone().expect("id");
+    let reason = text_rows(&mut db, &format!("SELECT err_code, trim(err_reason) FROM stl_load_errors WHERE query = {id}"));
     assert_eq!(reason[0][0].as_deref(), Some("1220"));
     assert!(reason[0][1].as_deref().unwrap_or_default().starts_with("Multibyte character not supported for CHAR"));
 }
@@ -252,7 +233,7 @@ fn manifest_with_a_missing_mandatory_file_fails_and_an_optional_one_is_skipped()
     let err = fails(&mut db, &copy_sql("manifest_t", &format!("{prefix}/strict.json"), "CSV MANIFEST"));
     assert!(err.contains("mandatory") && err.contains("missing.csv"), "{err}");
     run(&mut db, &copy_sql("manifest_t", &format!("{prefix}/lenient.json"), "CSV MANIFEST"));
-    assert_eq!(texts(&mut db, "SELECT count(*) FROM manifest_t")[0][0].as_deref(), Some("2"));
+    assert_eq!(text_rows(&mut db, "SELECT count(*) FROM manifest_t")[0][0].as_deref(), Some("2"));
     // A wrong content_length is refused.
     s3.put(
         &format!("{prefix}/wrong.json"),
@@ -264,7 +245,7 @@ fn manifest_with_a_missing_mandatory_file_fails_and_an_optional_one_is_skipped()
     // Without MANIFEST a prefix loads every object under it (manifests too, which then fail).
     run(&mut db, "TRUNCATE manifest_t");
     run(&mut db, &copy_sql("manifest_t", &format!("{prefix}/part-"), "CSV"));
-    assert_eq!(texts(&mut db, "SELECT count(*) FROM manifest_t")[0][0].as_deref(), Some("2"));
+    assert_eq!(text_rows(&mut db, "SELECT count(*) FROM manifest_t")[0][0].as_deref(), Some("2"));
     let err = fails(&mut db, &copy_sql("manifest_t", &format!("{prefix}/nothing-here"), "CSV"));
     assert!(err.contains("prefix"), "{err}");
 }
@@ -282,7 +263,7 @@ fn compressed_input_and_authorization() {
     for (ext, opt) in [("gz", "GZIP"), ("zst", "ZSTD"), ("bz2", "BZIP2")] {
         run(&mut db, &copy_sql("compressed", &format!("{prefix}/d.{ext}"), &format!("CSV {opt}")));
     }
-    assert_eq!(texts(&mut db, "SELECT count(*), sum(len(name)) FROM compressed")[0], vec![Some("9".into()), Some("33".into())]);
+    assert_eq!(text_rows(&mut db, "SELECT count(*), sum(len(name)) FROM compressed")[0], vec![Some("9".into()), Some("33".into())]);
     // Keys are checked by the S3 server; an unknown role by the emulator.
     let key = format!("{prefix}/d.gz");
     let ok = format!(
@@ -323,7 +304,7 @@ fn value_rules_for_redshift_types() {
          tz TIMESTAMPTZ, s SUPER, vb VARBYTE(4))",
     );
     run(&mut db, &copy_sql("typed", &key, "CSV"));
-    let rows = texts(&mut db, "SELECT b, d, dt, ts, tz, s, vb FROM typed ORDER BY id");
+    let rows = text_rows(&mut db, "SELECT b, d, dt, ts, tz, s, vb FROM typed ORDER BY id");
     assert_eq!(
         rows[0],
         vec![
@@ -354,8 +335,8 @@ fn value_rules_for_redshift_types() {
         let k = format!("{}/bad.csv", unique_prefix("emu-types-bad"));
         s3.put(&k, bad.as_bytes().to_vec());
         assert!(db.batch_execute(&copy_sql("typed", &k, "CSV")).is_err(), "input {bad:?} loaded");
-        let id = texts(&mut db, "SELECT pg_last_copy_id()")[0][0].clone().expect("id");
-        let got = texts(&mut db, &format!("SELECT err_code FROM stl_load_errors WHERE query = {id}"));
+        let id = text_rows(&mut db, "SELECT pg_last_copy_id()")[0][0].clone().expect("id");
+        let got = text_rows(&mut db, &format!("SELECT err_code FROM stl_load_errors WHERE query = {id}"));
         assert_eq!(got, vec![vec![Some(code.to_string())]], "input {bad:?}");
     }
     // 'auto' reads ISO 8601 with a T.
@@ -372,15 +353,15 @@ fn truncate_commits_the_transaction_and_append_refuses_a_block() {
     run(&mut db, "TRUNCATE tr_b");
     run(&mut db, "ROLLBACK");
     // "TRUNCATE commits the transaction in which it is run": the insert before it stays.
-    assert_eq!(texts(&mut db, "SELECT count(*) FROM tr_a")[0][0].as_deref(), Some("2"));
-    assert_eq!(texts(&mut db, "SELECT count(*) FROM tr_b")[0][0].as_deref(), Some("0"));
+    assert_eq!(text_rows(&mut db, "SELECT count(*) FROM tr_a")[0][0].as_deref(), Some("2"));
+    assert_eq!(text_rows(&mut db, "SELECT count(*) FROM tr_b")[0][0].as_deref(), Some("0"));
 
     run(&mut db, "BEGIN");
     let err = fails(&mut db, "ALTER TABLE tr_b APPEND FROM tr_a");
     assert!(err.contains("25001"), "{err}");
     run(&mut db, "ROLLBACK");
     run(&mut db, "ALTER TABLE tr_b APPEND FROM tr_a");
-    assert_eq!(texts(&mut db, "SELECT (SELECT count(*) FROM tr_a), (SELECT count(*) FROM tr_b)")[0], vec![Some("0".into()), Some("2".into())]);
+    assert_eq!(text_rows(&mut db, "SELECT (SELECT count(*) FROM tr_a), (SELECT count(*) FROM tr_b)")[0], vec![Some("0".into()), Some("2".into())]);
 }
 
 #[test]
@@ -391,7 +372,7 @@ fn create_table_attributes_are_kept_and_unknown_types_refused() {
         "DROP TABLE IF EXISTS \"Attr_T\"; CREATE TABLE \"Attr_T\" (\"ID\" BIGINT NOT NULL ENCODE az64, name VARCHAR(MAX) ENCODE zstd, \
          at TIMESTAMP, PRIMARY KEY (\"ID\")) BACKUP NO DISTSTYLE KEY DISTKEY (id) COMPOUND SORTKEY (at, id)",
     );
-    let def = texts(&mut db, "SELECT \"column\", type, trim(encoding), distkey, sortkey, \"notnull\" FROM pg_table_def WHERE tablename = 'attr_t' ORDER BY sortkey, \"column\"");
+    let def = text_rows(&mut db, "SELECT \"column\", type, trim(encoding), distkey, sortkey, \"notnull\" FROM pg_table_def WHERE tablename = 'attr_t' ORDER BY sortkey, \"column\"");
     assert_eq!(
         def,
         vec![
@@ -401,7 +382,7 @@ fn create_table_attributes_are_kept_and_unknown_types_refused() {
         ]
     );
     run(&mut db, "INSERT INTO attr_t VALUES (1, 'x', getdate())");
-    let info = texts(&mut db, "SELECT diststyle, sortkey1, sortkey_num, max_varchar, tbl_rows FROM svv_table_info WHERE \"table\" = 'attr_t'");
+    let info = text_rows(&mut db, "SELECT diststyle, sortkey1, sortkey_num, max_varchar, tbl_rows FROM svv_table_info WHERE \"table\" = 'attr_t'");
     assert_eq!(info, vec![vec![Some("KEY(id)".into()), Some("at".into()), Some("2".into()), Some("65535".into()), Some("1".into())]]);
     // Informational constraints are not enforced, as in Redshift.
     run(&mut db, "INSERT INTO attr_t VALUES (1, 'duplicate key', NULL)");
@@ -431,13 +412,13 @@ fn late_binding_views_follow_names_and_ordinary_views_bind_tables() {
         "BEGIN; CREATE TABLE lb_t_new (id INT); INSERT INTO lb_t_new VALUES (1), (2);
          ALTER TABLE lb_t RENAME TO lb_t_old; ALTER TABLE lb_t_new RENAME TO lb_t; COMMIT",
     );
-    assert_eq!(texts(&mut db, "SELECT n FROM lb_late")[0][0].as_deref(), Some("2"));
-    assert_eq!(texts(&mut db, "SELECT n FROM lb_plain")[0][0].as_deref(), Some("1"));
+    assert_eq!(text_rows(&mut db, "SELECT n FROM lb_late")[0][0].as_deref(), Some("2"));
+    assert_eq!(text_rows(&mut db, "SELECT n FROM lb_plain")[0][0].as_deref(), Some("1"));
     // Dropping what a late-binding view reads makes queries on it fail, not the drop.
     run(&mut db, "DROP TABLE lb_t");
     fails(&mut db, "SELECT n FROM lb_late");
     run(&mut db, "CREATE TABLE lb_t (id INT)");
-    assert_eq!(texts(&mut db, "SELECT n FROM lb_late")[0][0].as_deref(), Some("0"));
+    assert_eq!(text_rows(&mut db, "SELECT n FROM lb_late")[0][0].as_deref(), Some("0"));
     run(&mut db, "DROP VIEW lb_late; DROP VIEW lb_plain; DROP TABLE lb_t_old; DROP TABLE lb_t");
 }
 
@@ -460,7 +441,7 @@ fn identifiers_fold_and_functions_behave_like_redshift() {
     let years: i64 = row.get(3);
     let (len_varchar, len_char): (i32, i32) = (row.get(4), row.get(5));
     assert_eq!((epoch, epoch_tz, interval, years, len_varchar, len_char), (1704067201, 1704067201.7, 10, 1, 6, 3));
-    let now = texts(&mut db, "SELECT getdate()::text");
+    let now = text_rows(&mut db, "SELECT getdate()::text");
     assert!(!now[0][0].as_deref().unwrap_or_default().contains('.'), "GETDATE has no fractional seconds");
     // A name over 127 bytes is cut to 127, which the backing store cannot hold: an error, not
     // a silent change.
@@ -470,7 +451,7 @@ fn identifiers_fold_and_functions_behave_like_redshift() {
     run(&mut db, "DROP TABLE IF EXISTS m_t; DROP TABLE IF EXISTS m_s; CREATE TABLE m_t (id INT, v INT); CREATE TABLE m_s (id INT, v INT);
                   INSERT INTO m_t VALUES (1, 1); INSERT INTO m_s VALUES (1, 10), (2, 20)");
     run(&mut db, "MERGE INTO m_t USING m_s ON m_t.id = m_s.id WHEN MATCHED THEN UPDATE SET v = m_s.v WHEN NOT MATCHED THEN INSERT VALUES (m_s.id, m_s.v)");
-    assert_eq!(texts(&mut db, "SELECT sum(v) FROM m_t")[0][0].as_deref(), Some("30"));
+    assert_eq!(text_rows(&mut db, "SELECT sum(v) FROM m_t")[0][0].as_deref(), Some("30"));
     assert!(fails(&mut db, "MERGE INTO m_t USING m_s ON m_t.id = m_s.id WHEN MATCHED THEN DELETE").contains("42601"));
 }
 
@@ -511,7 +492,7 @@ fn a_large_copy_streams_in_constant_memory() {
     let pid = std::fs::read_to_string(&pid_file).expect("emulator pid").trim().to_string();
     run(&mut db, &copy_sql("large_t", &format!("{prefix}/part-"), "CSV GZIP"));
     let rows = (one.len() / line.len() * 3).to_string();
-    assert_eq!(texts(&mut db, "SELECT count(*) FROM large_t")[0][0].as_deref(), Some(rows.as_str()));
+    assert_eq!(text_rows(&mut db, "SELECT count(*) FROM large_t")[0][0].as_deref(), Some(rows.as_str()));
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     let hwm_kb: u64 = status
         .lines()
@@ -534,15 +515,15 @@ fn grants_owners_and_system_table_visibility() {
     );
     let mut reader = e2e::connect(&stack_setting("PG2RS_REDSHIFT_READER_URL"));
     assert!(fails(&mut reader, "SELECT * FROM granted_t").contains("42501"));
-    let reader_name = texts(&mut reader, "SELECT current_user")[0][0].clone().expect("name");
+    let reader_name = text_rows(&mut reader, "SELECT current_user")[0][0].clone().expect("name");
     run(&mut admin, &format!("GRANT SELECT ON granted_t TO {reader_name}"));
-    assert_eq!(texts(&mut reader, "SELECT count(*) FROM granted_t")[0][0].as_deref(), Some("1"));
+    assert_eq!(text_rows(&mut reader, "SELECT count(*) FROM granted_t")[0][0].as_deref(), Some("1"));
     run(&mut admin, &format!("REVOKE SELECT ON granted_t FROM {reader_name}"));
     assert!(fails(&mut reader, "SELECT * FROM granted_t").contains("42501"));
     run(&mut admin, &format!("ALTER TABLE granted_t OWNER TO {reader_name}"));
-    assert_eq!(texts(&mut reader, "SELECT count(*) FROM granted_t")[0][0].as_deref(), Some("1"));
+    assert_eq!(text_rows(&mut reader, "SELECT count(*) FROM granted_t")[0][0].as_deref(), Some("1"));
     // The superuser's load errors are not the reader's.
-    let mine = texts(&mut reader, "SELECT count(*) FROM stl_load_errors WHERE userid <> (SELECT usesysid FROM pg_user WHERE usename = current_user)");
+    let mine = text_rows(&mut reader, "SELECT count(*) FROM stl_load_errors WHERE userid <> (SELECT usesysid FROM pg_user WHERE usename = current_user)");
     assert_eq!(mine[0][0].as_deref(), Some("0"));
     run(&mut admin, "DROP TABLE granted_t");
 }

@@ -2,19 +2,8 @@
 //! documentation: the bundle's CREATE TABLE is accepted as Redshift DDL, its COPY options load
 //! every file of the manifest, and every value reads back as the source holds it.
 
-use e2e::{S3, describe, export, export_database, redshift, redshift_iam_role, unique_prefix};
+use e2e::{S3, describe, export, export_database, redshift, redshift_iam_role, text_rows, unique_prefix};
 
-/// Each row as text, in id order, with the given column list.
-fn rows(db: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    db.simple_query(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)))
-        .into_iter()
-        .filter_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
-            _ => None,
-        })
-        .collect()
-}
 
 #[test]
 fn an_export_loads_into_the_emulator_unchanged() {
@@ -56,14 +45,14 @@ fn an_export_loads_into_the_emulator_unchanged() {
     assert_eq!(loaded, 4);
 
     let cols = "id, t, v, ch, n, f, bo, d, ts, tstz, b, u, jb, big, sm";
-    let expected = rows(&mut src, &format!("SELECT {cols} FROM fidelity ORDER BY id"));
-    let got = rows(&mut rs, &format!("SELECT {cols} FROM public.fidelity_loaded ORDER BY id"));
+    let expected = text_rows(&mut src, &format!("SELECT {cols} FROM fidelity ORDER BY id"));
+    let got = text_rows(&mut rs, &format!("SELECT {cols} FROM public.fidelity_loaded ORDER BY id"));
     for (e, g) in expected.iter().zip(&got) {
         assert_eq!(e, g, "row differs between the source and the emulator");
     }
     assert_eq!(expected.len(), got.len());
     // NULL stays NULL and '' stays '' (CSV NULL AS '\0').
-    let empties = rows(&mut rs, "SELECT t IS NULL, t = '' FROM public.fidelity_loaded WHERE id IN (2, 3) ORDER BY id");
+    let empties = text_rows(&mut rs, "SELECT t IS NULL, t = '' FROM public.fidelity_loaded WHERE id IN (2, 3) ORDER BY id");
     assert_eq!(
         empties,
         vec![vec![Some("f".into()), Some("t".into())], vec![Some("t".into()), None]]

@@ -390,7 +390,7 @@ fn the_analytics_scenario_on_a_small_size() {
         assert!(out.status.success(), "psql {args:?}: {}", text(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    psql(&["-v", "actions=20000", "-f", "sql/analytics_sample.sql"]);
+    psql(&["-v", "actions=20000", "-f", "examples/analytics_sample.sql"]);
     let exported = psql(&["-At", "-c", "SELECT bundle_url FROM redshift_export_schema('analytics')"]);
     let bundle = exported.lines().next().expect("a bundle url").to_string();
     must_load(&bundle);

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use e2e::corpus::{self, Expect, Form, Rng, Value};
-use e2e::{S3, builtin_types, describe, export, export_database, fresh_target, loader, redshift, redshift_columns, source_database_url, try_export, unique_prefix};
+use e2e::{S3, builtin_types, describe, excerpt, export, export_database, fresh_target, loader, redshift, redshift_columns, source_database_url, text_rows, try_export, unique_prefix};
 
 const SEED: u64 = 0x5eed_2026;
 
@@ -305,28 +305,7 @@ fn corpus_columns(db: &mut postgres::Client, rng: &mut Rng) -> Vec<corpus::Colum
     columns
 }
 
-/// Runs `sql` through the simple query protocol: every value as its output text, NULL as None.
-fn text_rows(db: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    db.simple_query(sql)
-        .unwrap_or_else(|e| panic!("{}: {}", excerpt(sql, 300), describe(&e)))
-        .into_iter()
-        .filter_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
-            _ => None,
-        })
-        .collect()
-}
 
-fn excerpt(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", &s[..end], s.len())
-}
 
 fn q(name: &str) -> String {
     format!("\"{name}\"")

@@ -1,5 +1,5 @@
 -- Deterministic sample data for the analytics scenario: a learning platform's user actions.
--- psql -v actions=1000000 -f sql/analytics_sample.sql   (default: 1,000,000 actions)
+-- psql -v actions=1000000 -f examples/analytics_sample.sql   (default: 1,000,000 actions)
 --
 -- About 23,000 users; sessions of 3 to 60 actions, a few seconds to minutes apart, with
 -- microsecond timestamps; SQL text with newlines, quotes and non-ASCII in `query` for code
