@@ -1,11 +1,13 @@
-//! The extension's logic that needs no server: what the catalog says about a relation
-//! ([`source`]), how each PostgreSQL type maps to Redshift ([`mapping`]), Redshift's identifier
-//! rules ([`names`]), and the table definition built from them ([`table`]). The extension reads
-//! the catalog and calls in here, and encodes rows with [`select`], [`values`] and [`csv`]; everything here is unit-tested without PostgreSQL.
+//! The extension's logic that needs no server. Pure, unit-tested without PostgreSQL: what the
+//! catalog says about a relation ([`source`]), how each PostgreSQL type maps to Redshift
+//! ([`mapping`]), Redshift's identifier rules ([`names`]), the table definition built from them
+//! ([`table`]), the export query ([`select`]), value checks ([`values`]), CSV ([`csv`]) and what
+//! an export commits ([`commit`]). Beside that, the compression engine ([`compress`]): threads
+//! of its own, still no PostgreSQL.
 
-pub mod buffer_pool;
+pub mod commit;
+pub mod compress;
 pub mod csv;
-pub mod gzip;
 pub mod mapping;
 pub mod names;
 pub mod select;

@@ -4,6 +4,7 @@ use pg2redshift_core::DefinitionError;
 use pg2redshift_core::values::{Problem, ProblemClass};
 
 use crate::pipeline::PipelineError;
+use pg2redshift_bundle::quote_ident;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
@@ -13,21 +14,21 @@ pub enum ExportError {
     UnsupportedRelation { relation: String, kind: &'static str },
     #[error(transparent)]
     Definition(#[from] DefinitionError),
-    #[error("reading the catalog failed: {0}")]
+    #[error("a query the export runs through SPI failed: {0}")]
     Spi(#[from] pgrx::spi::SpiError),
-    #[error("column {column:?} of table {table}, row {row}: {problem}")]
+    #[error("column {} of table {table}, row {row}: {problem}", quote_ident(column))]
     Unrepresentable { table: String, column: String, row: String, problem: Problem },
     #[error("table {table}, row {row}: the row is {bytes} bytes as CSV; Redshift's COPY loads rows of at most 4 MB")]
     RowTooLarge { table: String, row: String, bytes: usize },
-    #[error("column {column:?} of table {table}, row {row}: the value is not valid UTF-8")]
+    #[error("column {} of table {table}, row {row}: the value is not valid UTF-8", quote_ident(column))]
     InvalidText { table: String, column: String, row: String },
     #[error("export to S3 failed, nothing was committed: {0}")]
     Upload(#[from] PipelineError),
     #[error("the database encoding is {encoding}; pg2redshift exports from UTF8 databases only")]
     NotUtf8 { encoding: String },
-    #[error("tables {first} and {second} would both be loaded into {target}")]
-    DuplicateTarget { first: String, second: String, target: String },
-    #[error("schema {schema:?} has no tables, partitioned tables or materialized views matching include {include:?} and exclude {exclude:?}")]
+    #[error(transparent)]
+    DuplicateTarget(#[from] pg2redshift_core::commit::DuplicateTarget),
+    #[error("schema {} has no tables, partitioned tables or materialized views matching include {} and exclude {}", quote_ident(schema), quote_literal(include), quote_literal(exclude))]
     NoTables { schema: String, include: String, exclude: String },
     #[error("{0} must not be NULL")]
     NullArgument(&'static str),
@@ -38,7 +39,12 @@ pub enum ExportError {
     #[error("could not write bundle metadata: {0}")]
     Serialize(serde_json::Error),
     #[error("internal error: {0}")]
-    Internal(&'static str),
+    Internal(String),
+}
+
+/// A string as an SQL literal, as messages show patterns.
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 impl ExportError {
@@ -70,7 +76,7 @@ impl ExportError {
             ExportError::InvalidText { .. } => ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
             ExportError::Upload(_) => ERRCODE_IO_ERROR,
             ExportError::NotUtf8 { .. } => ERRCODE_FEATURE_NOT_SUPPORTED,
-            ExportError::DuplicateTarget { .. } => ERRCODE_DUPLICATE_OBJECT,
+            ExportError::DuplicateTarget(_) => ERRCODE_DUPLICATE_OBJECT,
             ExportError::NoTables { .. } => ERRCODE_UNDEFINED_TABLE,
             ExportError::NullArgument(_) => ERRCODE_NULL_VALUE_NOT_ALLOWED,
             ExportError::EndpointNotAllowed => ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -92,7 +98,7 @@ impl ExportError {
             ExportError::Upload(_) => {
                 Some("Check the bucket, region and endpoint settings and the server's AWS credentials; the export can simply be run again.")
             }
-            ExportError::DuplicateTarget { .. } => Some("Export them separately, or give one a different target_schema."),
+            ExportError::DuplicateTarget(_) => Some("Export them separately, or give one a different target_schema."),
             ExportError::EndpointNotAllowed => Some("Ask a superuser to set pg2redshift.endpoint."),
             _ => None,
         }

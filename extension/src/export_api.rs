@@ -49,6 +49,7 @@ fn export_settings(
     })?;
     let configured_endpoint = settings::text(&settings::ENDPOINT);
     let endpoint = match given(endpoint) {
+        // SAFETY: superuser() reads the session's current role; backend thread.
         Some(e) if Some(&e) != configured_endpoint.as_ref() && !unsafe { pg_sys::superuser() } => {
             return Err(ExportError::EndpointNotAllowed);
         }
@@ -217,6 +218,8 @@ fn redshift_export_named(
     let rel = rel.ok_or(ExportError::NullArgument("rel")).or_raise("redshift_export");
     let oid = RegClass::resolve(rel);
     // The same lock a regclass argument takes: the table cannot be dropped mid-export.
+    // SAFETY: the oid comes from a regclass that resolved to an existing relation; with_lock
+    // raises an ERROR if it has gone since, and the lock lasts until the transaction ends.
     let rel = unsafe { PgRelation::with_lock(oid.0, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
     redshift_export_one(
         Some(rel),
@@ -349,6 +352,8 @@ fn export_many(
         if !seen.insert(oid.0) {
             continue;
         }
+        // SAFETY: the oid comes from the catalog in this transaction; with_lock raises an ERROR
+        // if the relation has gone since, and the lock lasts until the transaction ends.
         let rel = unsafe { PgRelation::with_lock(oid.0, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
         let options = table_options(target_schema, None, diststyle, None, None, None, numeric_scale).or_raise(NAME);
         requests.push(TableRequest { oid: rel.oid(), options });

@@ -16,7 +16,6 @@ mod progress;
 mod regclass;
 mod s3;
 mod settings;
-mod table_stream;
 
 ::pgrx::pg_module_magic!(name, version);
 

@@ -40,6 +40,7 @@ pub fn start_table(relid: pg_sys::Oid, number: usize, tables: usize) {
 }
 
 pub fn rows(rows: u64, bytes: u64) {
+    // SAFETY: see `update`; called on the backend thread during the export.
     unsafe {
         update(TUPLES_PROCESSED, rows as i64);
         update(BYTES_PROCESSED, bytes as i64);
@@ -47,6 +48,7 @@ pub fn rows(rows: u64, bytes: u64) {
 }
 
 pub fn files(files: usize, bytes_gzip: u64) {
+    // SAFETY: see `update`; called on the backend thread during the export.
     unsafe {
         update(FILES, files as i64);
         update(BYTES_GZIP, bytes_gzip as i64);
@@ -54,13 +56,20 @@ pub fn files(files: usize, bytes_gzip: u64) {
 }
 
 pub fn phase(phase: Phase) {
+    // SAFETY: see `update`; called on the backend thread during the export.
     unsafe { update(PHASE, phase as i64) }
 }
 
 pub fn end() {
+    // SAFETY: ends this backend's own progress report (a no-op when none is running); backend
+    // thread only.
     unsafe { pg_sys::pgstat_progress_end_command() }
 }
 
+/// # Safety
+/// Backend thread only; `slot` is one of the parameter slots above (all below
+/// PGSTAT_NUM_PROGRESS_PARAM). PostgreSQL ignores the update when no command is being reported.
 unsafe fn update(slot: i32, value: i64) {
+    // SAFETY: per this function's contract.
     unsafe { pg_sys::pgstat_progress_update_param(slot, value) }
 }

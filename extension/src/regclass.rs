@@ -28,6 +28,8 @@ impl RegClass {
 }
 
 impl FromDatum for RegClass {
+    // SAFETY (of the trait's contract): a regclass datum is an Oid by value; nothing is
+    // dereferenced.
     unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
         (!is_null).then(|| RegClass(pg_sys::Oid::from(datum.value() as u32)))
     }

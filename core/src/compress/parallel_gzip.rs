@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
-use crate::buffer_pool::BufferPool;
+use super::buffer_pool::BufferPool;
 
 /// Deflate's window: a block can refer this far back into the block before it.
 const WINDOW: usize = 32 * 1024;

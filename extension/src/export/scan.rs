@@ -4,7 +4,9 @@
 //! Memory stays flat: whatever reading a row allocates (detoasted values) lives in a context that
 //! is reset before the next row.
 
+use std::cell::Cell;
 use std::ffi::CString;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use pg2redshift_core::csv;
@@ -14,8 +16,8 @@ use pgrx::PgMemoryContexts;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+use super::job::{ExportSettings, Job, MAX_ROW_BYTES, Streamed};
 use crate::error::ExportError;
-use crate::export::{ExportSettings, Job, MAX_ROW_BYTES, Streamed, qualified};
 use crate::pipeline::{BLOCK_BYTES, Pipeline};
 use crate::progress;
 
@@ -32,7 +34,7 @@ impl SnapshotCursor {
     /// Opens the cursor; must run inside `Spi::connect`. Privileges and row-level security are
     /// checked here, before any row is read.
     pub fn open(sql: &str) -> Result<SnapshotCursor, ExportError> {
-        let sql = CString::new(sql).map_err(|_| ExportError::Internal("export query contains a NUL byte"))?;
+        let sql = CString::new(sql).map_err(|_| ExportError::Internal("the export query contains a NUL byte".into()))?;
         // SAFETY: valid C string, no parameters; SPI raises an ERROR rather than returning NULL.
         let portal = unsafe {
             pg_sys::SPI_cursor_open_with_args(
@@ -48,7 +50,7 @@ impl SnapshotCursor {
         };
         NonNull::new(portal)
             .map(|portal| SnapshotCursor { portal })
-            .ok_or(ExportError::Internal("SPI returned no cursor"))
+            .ok_or_else(|| ExportError::Internal("SPI returned no cursor".into()))
     }
 }
 
@@ -63,12 +65,105 @@ impl Drop for SnapshotCursor {
     }
 }
 
-/// The executor's view of our receiver: a plain DestReceiver followed by our state. `base` must
-/// stay the first field, the executor only knows the DestReceiver part.
+/// The executor's view of our receiver: a plain DestReceiver followed by our state. It is
+/// handed to PostgreSQL as a pointer to the whole struct (`repr(C)`, `base` first, so it is
+/// also a valid `DestReceiver *`), and the callback casts it back to the whole struct.
 #[repr(C)]
-struct CsvReceiver {
+struct CsvReceiver<'s, 'a> {
     base: pg_sys::DestReceiver,
-    sink: *mut RowSink<'static>,
+    sink: &'s mut RowSink<'a>,
+}
+
+/// Where the detoasted values of one row live: reset before the next row once used.
+struct RowMemory {
+    cx: pg_sys::MemoryContext,
+    used: Cell<bool>,
+}
+
+impl RowMemory {
+    /// Frees the previous row's allocations. Taking `&mut self` means no [`Row`] (whose text
+    /// borrows from this memory) can still be alive.
+    fn reset(&mut self) {
+        if self.used.replace(false) {
+            // SAFETY: the context belongs to this export call, and nothing refers to what it
+            // holds: every `Row` borrowing it is gone (we hold `&mut self`).
+            unsafe { pg_sys::MemoryContextReset(self.cx) };
+        }
+    }
+}
+
+/// The executor's current row. Text read from it borrows from the row (`'r`), so it cannot
+/// outlive the row: the slot's values and the row memory are only valid until the next row.
+struct Row<'r> {
+    values: &'r [pg_sys::Datum],
+    nulls: &'r [bool],
+    memory: &'r RowMemory,
+    _row: PhantomData<&'r pg_sys::TupleTableSlot>,
+}
+
+impl<'r> Row<'r> {
+    /// The first `columns` attributes of `slot`, deformed.
+    ///
+    /// # Safety
+    /// `slot` is the executor's current row with at least `columns` attributes, and stays
+    /// unchanged for `'r`.
+    unsafe fn from_slot(slot: *mut pg_sys::TupleTableSlot, columns: usize, memory: &'r RowMemory) -> Row<'r> {
+        // SAFETY: per the caller; `slot_getsomeattrs_int` fills tts_values/tts_isnull up to
+        // `columns`, which then hold that many initialised entries.
+        unsafe {
+            let natts = columns as i32;
+            if i32::from((*slot).tts_nvalid) < natts {
+                pg_sys::slot_getsomeattrs_int(slot, natts);
+            }
+            Row {
+                values: std::slice::from_raw_parts((*slot).tts_values, columns),
+                nulls: std::slice::from_raw_parts((*slot).tts_isnull, columns),
+                memory,
+                _row: PhantomData,
+            }
+        }
+    }
+
+    /// The text of column `i`, a non-NULL `text` datum, or `None` if it is not valid UTF-8.
+    /// The common case (a value stored inline, uncompressed) is read in place without calling
+    /// into PostgreSQL; others are detoasted into the row memory.
+    ///
+    /// # Safety
+    /// Column `i` is of type `text` and not NULL.
+    unsafe fn text(&self, i: usize) -> Option<&'r str> {
+        use pgrx::varlena::{varatt_is_1b, varatt_is_1b_e, varatt_is_4b_u, varlena_to_byte_slice};
+        // SAFETY: per the caller the datum points to a text varlena of the current row, valid
+        // for `'r`; a detoasted copy lives in the row memory, which is not reset during `'r`.
+        let bytes: &'r [u8] = unsafe {
+            let mut ptr = self.values[i].cast_mut_ptr::<pg_sys::varlena>();
+            if !(varatt_is_4b_u(ptr) || (varatt_is_1b(ptr) && !varatt_is_1b_e(ptr))) {
+                let previous = pg_sys::MemoryContextSwitchTo(self.memory.cx);
+                self.memory.used.set(true);
+                ptr = pg_sys::pg_detoast_datum_packed(ptr);
+                pg_sys::MemoryContextSwitchTo(previous);
+            }
+            varlena_to_byte_slice(ptr)
+        };
+        if bytes.is_ascii() {
+            // SAFETY: ASCII is valid UTF-8 (and checking this first is much cheaper for the
+            // short values that make up most rows).
+            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+        } else {
+            std::str::from_utf8(bytes).ok()
+        }
+    }
+
+    /// Names the row for an error message from the identity columns after the value columns.
+    fn describe(&self, job: &Job, ordinal: u64) -> String {
+        let query = &job.query;
+        let identity: Vec<Option<String>> = (query.value_columns..self.values.len())
+            .map(|i| {
+                // SAFETY: identity columns are text, like the value columns, and checked for NULL.
+                (!self.nulls[i]).then(|| unsafe { self.text(i) }.unwrap_or("?").to_string())
+            })
+            .collect();
+        query.identity.describe(&identity, ordinal)
+    }
 }
 
 /// Everything the per-row callback works on.
@@ -83,9 +178,7 @@ struct RowSink<'a> {
     block_rows: u64,
     file_bytes: u64,
     changes: Vec<u64>,
-    /// Where detoasting allocates; reset before the next row once used.
-    row_cx: pg_sys::MemoryContext,
-    row_cx_used: bool,
+    memory: RowMemory,
     /// The first failure; the callback stops the executor when it sets it.
     error: Option<ExportError>,
 }
@@ -110,30 +203,28 @@ pub fn stream_table(
         block_rows: 0,
         file_bytes: 0,
         changes: vec![0; job.query.value_columns],
-        row_cx: row_cx.value(),
-        row_cx_used: false,
+        memory: RowMemory { cx: row_cx.value(), used: Cell::new(false) },
         error: None,
     };
-    let mut receiver = CsvReceiver {
-        base: pg_sys::DestReceiver {
-            receiveSlot: Some(receive_slot),
-            rStartup: Some(startup),
-            rShutdown: Some(shutdown),
-            rDestroy: Some(shutdown),
-            mydest: pg_sys::CommandDest::DestNone,
-        },
-        // The callback only runs inside PortalRunFetch below, while `sink` is alive and not
-        // otherwise touched.
-        sink: (&raw mut sink).cast(),
-    };
     loop {
-        // SAFETY: the portal is open and ready; the receiver outlives the call.
+        let mut receiver = CsvReceiver {
+            base: pg_sys::DestReceiver {
+                receiveSlot: Some(receive_slot),
+                rStartup: Some(startup),
+                rShutdown: Some(shutdown),
+                rDestroy: Some(shutdown),
+                mydest: pg_sys::CommandDest::DestNone,
+            },
+            sink: &mut sink,
+        };
+        // SAFETY: the portal is open and ready; `receiver` outlives the call and is passed as
+        // a pointer to the whole (repr(C)) struct, whose first field is the DestReceiver.
         let fetched = unsafe {
             pg_sys::PortalRunFetch(
                 cursor.portal.as_ptr(),
                 pg_sys::FetchDirection::FETCH_FORWARD,
                 FETCH_ROWS,
-                &raw mut receiver.base,
+                (&raw mut receiver).cast::<pg_sys::DestReceiver>(),
             )
         };
         if let Some(err) = sink.error.take() {
@@ -157,12 +248,18 @@ pub fn stream_table(
     Ok(out)
 }
 
+/// The executor's per-row callback.
+///
+/// # Safety
+/// Called by PostgreSQL only, with the receiver stream_table passed to PortalRunFetch.
 #[pg_guard]
 unsafe extern "C-unwind" fn receive_slot(slot: *mut pg_sys::TupleTableSlot, dest: *mut pg_sys::DestReceiver) -> bool {
-    // SAFETY: `dest` is the `base` of a CsvReceiver (first field, repr(C)) whose sink is alive
-    // for the whole PortalRunFetch; `slot` holds the current row.
+    // SAFETY: `dest` is the pointer to a whole CsvReceiver that stream_table passed to
+    // PortalRunFetch, alive and not otherwise used for the whole call; `slot` holds the
+    // executor's current row, unchanged until we return.
     unsafe {
-        let sink = &mut *(*dest.cast::<CsvReceiver>()).sink;
+        let receiver = &mut *dest.cast::<CsvReceiver<'_, '_>>();
+        let sink = &mut *receiver.sink;
         if sink.error.is_some() {
             return false;
         }
@@ -177,30 +274,18 @@ unsafe extern "C-unwind" fn receive_slot(slot: *mut pg_sys::TupleTableSlot, dest
 }
 
 // Nothing to set up or tear down per fetch (and nothing here can fail, so no guard is needed).
+// SAFETY: both ignore their arguments, so any pointers PostgreSQL passes are fine.
 unsafe extern "C-unwind" fn startup(_dest: *mut pg_sys::DestReceiver, _operation: std::ffi::c_int, _desc: pg_sys::TupleDesc) {}
 
 unsafe extern "C-unwind" fn shutdown(_dest: *mut pg_sys::DestReceiver) {}
 
 impl RowSink<'_> {
     /// Formats one row as CSV into the current block.
+    ///
+    /// # Safety
+    /// `slot` is the executor's current row of the export query, unchanged until we return.
     unsafe fn row(&mut self, slot: *mut pg_sys::TupleTableSlot) -> Result<(), ExportError> {
-        if self.row_cx_used {
-            // SAFETY: nothing refers to the previous row's detoasted values any more.
-            unsafe { pg_sys::MemoryContextReset(self.row_cx) };
-            self.row_cx_used = false;
-        }
-        // SAFETY: the slot is the executor's current row with at least `columns` attributes
-        // (the export query's own target list).
-        let (values, nulls) = unsafe {
-            let natts = self.columns as i32;
-            if i32::from((*slot).tts_nvalid) < natts {
-                pg_sys::slot_getsomeattrs_int(slot, natts);
-            }
-            (
-                std::slice::from_raw_parts((*slot).tts_values, self.columns),
-                std::slice::from_raw_parts((*slot).tts_isnull, self.columns),
-            )
-        };
+        self.memory.reset();
         if self.block.is_empty() && self.file_bytes >= self.settings.chunk_bytes {
             // Start the next file only when there is a row for it.
             self.pipeline.end_file()?;
@@ -210,27 +295,32 @@ impl RowSink<'_> {
             self.file_bytes = 0;
         }
         self.out.rows += 1;
-        let row_start = self.block.len();
+        let ordinal = self.out.rows;
         let job = self.job;
+        // SAFETY: per the caller; the query's target list has `columns` attributes.
+        let row = unsafe { Row::from_slot(slot, self.columns, &self.memory) };
+        let row_start = self.block.len();
         let mut numbers = itoa::Buffer::new();
         for i in 0..job.query.value_columns {
-            let field = if nulls[i] {
+            let field = if row.nulls[i] {
                 None
             } else {
-                let datum = values[i];
+                let datum = row.values[i];
                 // Integers and booleans are printed here as their cast to text would print them.
                 let text = match job.query.forms[i] {
                     ValueForm::Int2 => numbers.format(datum.value() as i16),
                     ValueForm::Int4 => numbers.format(datum.value() as i32),
                     ValueForm::Int8 => numbers.format(datum.value() as i64),
                     ValueForm::Bool => if datum.value() != 0 { "true" } else { "false" },
-                    // SAFETY: the query gives every other value column as text.
-                    ValueForm::Text => {
-                        unsafe { self.text_value(datum) }.ok_or_else(|| self.not_utf8(i, values, nulls))?
-                    }
+                    // SAFETY: the query gives every other value column as text; NULL was checked.
+                    ValueForm::Text => unsafe { row.text(i) }.ok_or_else(|| ExportError::InvalidText {
+                        table: job.qualified(),
+                        column: job.plan.columns[i].source_name.clone(),
+                        row: row.describe(job, ordinal),
+                    })?,
                 };
-                let column = &self.job.plan.columns[i];
-                match check_value(self.job.rules[i], text, self.settings.policy, column.not_null) {
+                let column = &job.plan.columns[i];
+                match check_value(job.rules[i], text, self.settings.policy, column.not_null) {
                     Outcome::Keep(text) => Some(text),
                     Outcome::Changed(text) => {
                         self.changes[i] += 1;
@@ -238,9 +328,9 @@ impl RowSink<'_> {
                     }
                     Outcome::Refused(problem) => {
                         return Err(ExportError::Unrepresentable {
-                            table: qualified(&self.job.relation),
+                            table: job.qualified(),
                             column: column.source_name.clone(),
-                            row: self.describe_row(values, nulls),
+                            row: row.describe(job, ordinal),
                             problem,
                         });
                     }
@@ -254,11 +344,7 @@ impl RowSink<'_> {
         self.block.push(csv::ROW_END);
         let row_bytes = self.block.len() - row_start;
         if row_bytes > MAX_ROW_BYTES {
-            return Err(ExportError::RowTooLarge {
-                table: qualified(&self.job.relation),
-                row: self.describe_row(values, nulls),
-                bytes: row_bytes,
-            });
+            return Err(ExportError::RowTooLarge { table: job.qualified(), row: row.describe(job, ordinal), bytes: row_bytes });
         }
         self.block_rows += 1;
         if self.block.len() >= BLOCK_BYTES {
@@ -278,52 +364,5 @@ impl RowSink<'_> {
         self.pipeline.rows(full, self.block_rows)?;
         self.block_rows = 0;
         Ok(())
-    }
-
-    /// The text of a non-NULL `text` datum, or `None` if it is not valid UTF-8. The common
-    /// case (a value stored inline, uncompressed) is read in place without calling into
-    /// PostgreSQL; others are detoasted into the row's context.
-    unsafe fn text_value<'v>(&mut self, datum: pg_sys::Datum) -> Option<&'v str> {
-        use pgrx::varlena::{varatt_is_1b, varatt_is_1b_e, varatt_is_4b_u, varlena_to_byte_slice};
-        // SAFETY: the caller passes a non-NULL text datum of the current row; what it points
-        // to stays valid until the next row.
-        let bytes = unsafe {
-            let mut ptr = datum.cast_mut_ptr::<pg_sys::varlena>();
-            if !(varatt_is_4b_u(ptr) || (varatt_is_1b(ptr) && !varatt_is_1b_e(ptr))) {
-                let previous = pg_sys::MemoryContextSwitchTo(self.row_cx);
-                self.row_cx_used = true;
-                ptr = pg_sys::pg_detoast_datum_packed(ptr);
-                pg_sys::MemoryContextSwitchTo(previous);
-            }
-            varlena_to_byte_slice(ptr)
-        };
-        if bytes.is_ascii() {
-            // SAFETY: ASCII is valid UTF-8 (and checking this first is much cheaper for the
-            // short values that make up most rows).
-            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
-        } else {
-            std::str::from_utf8(bytes).ok()
-        }
-    }
-
-    /// Names a row for an error message from the identity columns after the value columns.
-    fn describe_row(&mut self, values: &[pg_sys::Datum], nulls: &[bool]) -> String {
-        let job = self.job;
-        let query = &job.query;
-        let identity: Vec<Option<String>> = (query.value_columns..self.columns)
-            .map(|i| {
-                // SAFETY: identity columns are text, like the value columns.
-                (!nulls[i]).then(|| unsafe { self.text_value(values[i]) }.unwrap_or("?").to_string())
-            })
-            .collect();
-        query.identity.describe(&identity, self.out.rows)
-    }
-
-    fn not_utf8(&mut self, column: usize, values: &[pg_sys::Datum], nulls: &[bool]) -> ExportError {
-        ExportError::InvalidText {
-            table: qualified(&self.job.relation),
-            column: self.job.plan.columns[column].source_name.clone(),
-            row: self.describe_row(values, nulls),
-        }
     }
 }

@@ -1,0 +1,50 @@
+//! The commit of an export, once every data file is in S3: every manifest.json, then every
+//! bundle.json (each the commit marker of its table), so that a committed bundle's siblings
+//! already have their data and manifests in place. The documents are built in
+//! `pg2redshift_core::commit`; this writes them through the pipeline, in order.
+
+use std::collections::HashMap;
+
+use pg2redshift_bundle::{Bundle, DataFile};
+use pg2redshift_core::commit::{ExportHead, TableOutput, bundle, manifest, members};
+
+use super::job::{Job, Streamed};
+use crate::error::ExportError;
+use crate::pipeline::Pipeline;
+
+/// Builds and writes the export's manifests and bundles; returns the bundles, in job order.
+pub fn commit(pipeline: &mut Pipeline, head: &ExportHead, jobs: &[Job], streamed: &[Streamed]) -> Result<Vec<Bundle>, ExportError> {
+    let uploaded: HashMap<&str, DataFile> = pipeline
+        .files
+        .iter()
+        .map(|f| {
+            let file = DataFile { key: f.key.clone(), rows: f.rows, raw_bytes: f.raw_bytes, compressed_bytes: f.compressed_bytes };
+            (f.key.as_str(), file)
+        })
+        .collect();
+    let sources: Vec<_> = jobs.iter().map(Job::source).collect();
+    let members = members(&sources);
+    let mut outputs = Vec::with_capacity(jobs.len());
+    for (job, table) in jobs.iter().zip(streamed) {
+        let mut files = Vec::with_capacity(table.keys.len());
+        for key in &table.keys {
+            let file = uploaded.get(key.as_str()).ok_or_else(|| {
+                ExportError::Internal(format!("data file {key} of {} was never reported as uploaded", job.qualified()))
+            })?;
+            files.push(file.clone());
+        }
+        outputs.push(TableOutput { files, changes: table.changes.clone() });
+    }
+    for (source, output) in sources.iter().zip(&outputs) {
+        let body = serde_json::to_vec(&manifest(source, output)).map_err(ExportError::Serialize)?;
+        pipeline.put(source.location.manifest_key(), body, "application/json")?;
+    }
+    let mut bundles = Vec::with_capacity(jobs.len());
+    for (source, output) in sources.iter().zip(&outputs) {
+        let bundle = bundle(head, source, output, &members);
+        let body = bundle.to_json().map_err(ExportError::Serialize)?.into_bytes();
+        pipeline.put(source.location.bundle_key(), body, "application/json")?;
+        bundles.push(bundle);
+    }
+    Ok(bundles)
+}

@@ -1,0 +1,122 @@
+//! What an export is asked to do and what it prepares before any data moves: for each table,
+//! its catalog entry, Redshift plan, export query, value rules and S3 location.
+
+use std::collections::BTreeMap;
+use std::ffi::CStr;
+
+use pg2redshift_bundle::{BundleLocation, OnUnrepresentable};
+use pg2redshift_core::commit::TableSource;
+use pg2redshift_core::select::{ExportQuery, RowIdentity, export_query};
+use pg2redshift_core::values::ValueRule;
+use pg2redshift_core::{TableOptions, TablePlan, plan_table};
+use pgrx::pg_sys;
+use pgrx::spi::SpiClient;
+
+use crate::catalog::{Relation, read_relation_with};
+use crate::error::ExportError;
+use crate::s3::S3Config;
+
+/// Redshift's COPY refuses rows longer than 4 MB.
+pub const MAX_ROW_BYTES: usize = 4 * 1024 * 1024;
+
+pub struct ExportSettings {
+    pub s3: S3Config,
+    /// Key prefix without surrounding `/`.
+    pub prefix: String,
+    /// Uncompressed CSV bytes per data file.
+    pub chunk_bytes: u64,
+    pub gzip_level: u32,
+    pub gzip_threads: usize,
+    pub policy: OnUnrepresentable,
+}
+
+pub struct TableRequest {
+    pub oid: pg_sys::Oid,
+    pub options: TableOptions,
+}
+
+/// One row of redshift_export()'s result.
+pub struct TableResult {
+    pub export_id: String,
+    pub table: String,
+    pub bundle_url: String,
+    pub rows: u64,
+    pub files: u64,
+    pub raw_bytes: u64,
+    pub compressed_bytes: u64,
+    pub seconds: f64,
+    pub changed_values: u64,
+}
+
+/// Everything about one table of the export, prepared before any data moves.
+pub struct Job {
+    pub oid: pg_sys::Oid,
+    pub relation: Relation,
+    pub plan: TablePlan,
+    pub query: ExportQuery,
+    pub rules: Vec<ValueRule>,
+    pub location: BundleLocation,
+}
+
+impl Job {
+    /// Prepares one table: reads its catalog entry and plans its Redshift table and query.
+    pub fn prepare(
+        client: &SpiClient<'_>,
+        request: &TableRequest,
+        settings: &ExportSettings,
+        database: &str,
+        export_id: &str,
+    ) -> Result<Job, ExportError> {
+        let relation = read_relation_with(client, request.oid)?;
+        let plan = plan_table(&relation.schema, &relation.name, &relation.columns, &relation.primary_key, &request.options)?;
+        let identity = RowIdentity::for_relation(&relation.relkind, &relation.primary_key);
+        let query = export_query(&relation.schema, &relation.name, &relation.columns, identity);
+        let rules = plan.columns.iter().map(|c| ValueRule::for_type(c.mapping.redshift)).collect();
+        let location = BundleLocation {
+            bucket: settings.s3.bucket.clone(),
+            prefix: settings.prefix.clone(),
+            database: database.to_string(),
+            schema: relation.schema.clone(),
+            table: relation.name.clone(),
+            export_id: export_id.to_string(),
+        };
+        Ok(Job { oid: request.oid, relation, plan, query, rules, location })
+    }
+
+    /// `"schema"."table"` of the source, as messages name it.
+    pub fn qualified(&self) -> String {
+        pg2redshift_bundle::quote_qualified(&self.relation.schema, &self.relation.name)
+    }
+
+    /// The view of this table that the commit documents are built from.
+    pub fn source(&self) -> TableSource<'_> {
+        TableSource {
+            schema: &self.relation.schema,
+            name: &self.relation.name,
+            relkind: &self.relation.relkind,
+            plan: &self.plan,
+            location: &self.location,
+        }
+    }
+}
+
+/// What streaming one table produced.
+#[derive(Default)]
+pub struct Streamed {
+    pub keys: Vec<String>,
+    pub rows: u64,
+    pub raw_bytes: u64,
+    pub changes: BTreeMap<String, u64>,
+}
+
+/// Text comes out of the cursors in the database encoding; bundles are UTF-8.
+pub fn check_encoding() -> Result<(), ExportError> {
+    // SAFETY: reads a backend global; called on the backend thread.
+    let encoding = unsafe { pg_sys::GetDatabaseEncoding() };
+    if encoding == pg_sys::pg_enc::PG_UTF8 as i32 {
+        return Ok(());
+    }
+    // SAFETY: the backend's encoding name is a static NUL-terminated string.
+    let name = unsafe { CStr::from_ptr(pg_sys::GetDatabaseEncodingName()) }.to_string_lossy().into_owned();
+    Err(ExportError::NotUtf8 { encoding: name })
+}
