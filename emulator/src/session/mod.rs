@@ -1,0 +1,209 @@
+//! One client connection: Redshift's password exchange, then a proxy to a backing PostgreSQL
+//! connection opened as the same user. Statements pass through rewritten (identifier folding,
+//! Redshift functions), except those the emulator carries out itself (COPY from S3, CREATE TABLE
+//! with Redshift attributes, late-binding views, TRUNCATE's commit, ALTER TABLE APPEND, …).
+//! Both the simple and the extended query protocol are served.
+//!
+//! The phases live in their own modules: [`startup`] (the startup packet, cancel requests and
+//! the password exchange), [`simple`] (the simple query protocol), [`extended`] (Parse, Bind,
+//! Describe, Execute, Sync) and [`statements`] (the statements the emulator runs itself).
+
+mod extended;
+mod simple;
+mod startup;
+mod statements;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::net::tcp::OwnedReadHalf;
+
+use crate::backend::{Backend, ClientWriter};
+use crate::sql::classify::Statement;
+use crate::sql::rewrite::Context;
+use crate::sql::{SqlError, quote_literal};
+use crate::wire::{self, Message, MessageReader, error_response};
+use crate::{Shared, User};
+
+pub use startup::serve;
+
+struct Session {
+    shared: Arc<Shared>,
+    user: User,
+    user_oid: i32,
+    pid: i32,
+    client_r: MessageReader<OwnedReadHalf>,
+    client_w: ClientWriter,
+    be: Backend,
+    /// ReadyForQuery messages still owed by the backend for forwarded Query / Sync messages.
+    pending_z: usize,
+    /// The last of them answers a Sync the emulator added itself: not for the client.
+    swallow_last_z: bool,
+    error_in_drain: bool,
+    /// Extended-protocol messages were forwarded since the last Sync.
+    unsynced: bool,
+    /// After an error in an extended-protocol batch: ignore messages until Sync.
+    skip_until_sync: bool,
+    special_statements: HashMap<String, Statement>,
+    special_portals: HashMap<String, Statement>,
+    ctx: Context,
+}
+
+enum Event {
+    Client(Option<Message>),
+    Backend(Option<Message>),
+}
+
+impl Session {
+    async fn run(&mut self) -> std::io::Result<()> {
+        loop {
+            let event = tokio::select! {
+                m = self.be.r.next() => Event::Backend(m?),
+                m = self.client_r.next() => Event::Client(m?),
+            };
+            match event {
+                Event::Backend(None) => {
+                    self.client_w
+                        .send(&error_response("FATAL", "57P01", "the backing database closed the connection", None))
+                        .await?;
+                    self.client_w.flush().await?;
+                    return Ok(());
+                }
+                Event::Backend(Some(m)) => {
+                    self.relay(m).await?;
+                    if !self.be.r.has_buffered_message() {
+                        self.client_w.flush().await?;
+                    }
+                }
+                Event::Client(None) => return Ok(()),
+                Event::Client(Some(m)) => {
+                    if m.tag == b'X' {
+                        let _ = self.be.send(&m).await;
+                        return Ok(());
+                    }
+                    self.on_client(m).await?;
+                    self.client_w.flush().await?;
+                }
+            }
+        }
+    }
+
+    /// A message from the backend that belongs to the client.
+    async fn relay(&mut self, m: Message) -> std::io::Result<()> {
+        match m.tag {
+            b'Z' => {
+                self.be.status = m.body.first().copied().unwrap_or(b'I');
+                self.pending_z = self.pending_z.saturating_sub(1);
+                if self.pending_z == 0 && self.swallow_last_z {
+                    self.swallow_last_z = false;
+                    return Ok(());
+                }
+                self.client_w.send(&m).await
+            }
+            b'E' => {
+                if self.swallow_last_z {
+                    self.error_in_drain = true;
+                }
+                self.client_w.send(&m).await
+            }
+            _ => self.client_w.send(&m).await,
+        }
+    }
+
+    /// Waits until the backend has answered everything forwarded, closing an open extended-
+    /// protocol batch with a Sync of our own, so that the emulator may use the connection.
+    async fn quiesce(&mut self) -> std::io::Result<()> {
+        if self.unsynced {
+            self.be.send(&Message::new(b'S', Vec::new())).await?;
+            self.pending_z += 1;
+            self.swallow_last_z = true;
+            self.error_in_drain = false;
+            self.unsynced = false;
+        }
+        while self.pending_z > 0 {
+            let m = self.be.next().await?;
+            self.relay(m).await?;
+        }
+        if self.error_in_drain {
+            // The client's batch failed: it expects the rest of it to be skipped.
+            self.error_in_drain = false;
+            self.skip_until_sync = true;
+        }
+        Ok(())
+    }
+
+    async fn forward(&mut self, m: &Message) -> std::io::Result<()> {
+        self.be.send(m).await
+    }
+
+    async fn on_client(&mut self, m: Message) -> std::io::Result<()> {
+        if self.skip_until_sync && m.tag != b'S' {
+            return Ok(());
+        }
+        match m.tag {
+            b'Q' => self.simple_query(m).await,
+            b'P' => self.parse(m).await,
+            b'B' => self.bind(m).await,
+            b'D' => self.describe(m).await,
+            b'E' => self.execute(m).await,
+            b'C' => {
+                let name = String::from_utf8_lossy(m.body.get(1..m.body.len().saturating_sub(1)).unwrap_or(&[])).into_owned();
+                let special = match m.body.first() {
+                    Some(b'S') => self.special_statements.remove(&name).is_some(),
+                    _ => self.special_portals.remove(&name).is_some(),
+                };
+                if special && !self.unsynced {
+                    self.quiesce().await?;
+                    return self.client_w.send(&Message::new(b'3', Vec::new())).await;
+                }
+                self.unsynced = true;
+                self.forward(&m).await
+            }
+            b'S' => {
+                if self.skip_until_sync {
+                    self.skip_until_sync = false;
+                }
+                if self.unsynced {
+                    self.unsynced = false;
+                    self.pending_z += 1;
+                    self.forward(&m).await
+                } else {
+                    self.quiesce().await?;
+                    self.client_w.send(&wire::ready(self.be.status)).await
+                }
+            }
+            b'H' => {
+                if self.unsynced {
+                    self.forward(&m).await
+                } else {
+                    Ok(())
+                }
+            }
+            _ => {
+                if m.tag != b'F' {
+                    self.unsynced = true;
+                }
+                if m.tag == b'F' {
+                    self.pending_z += 1;
+                }
+                self.forward(&m).await
+            }
+        }
+    }
+
+    /// Sends an error the emulator raised to the client; inside a transaction block the backing
+    /// transaction is failed with it too, as Redshift aborts the transaction.
+    async fn refuse(&mut self, e: &SqlError) -> std::io::Result<()> {
+        if self.be.status == b'T' {
+            let sql = format!("SELECT rs_emulator.raise_error({}, {})", quote_literal(e.code), quote_literal(&e.message));
+            self.be.query(&sql, None).await?;
+        }
+        self.client_w.send(&error_response("ERROR", e.code, &e.message, None)).await
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        tracing::debug!(user = %self.user.name, pid = self.pid, "session closed");
+    }
+}

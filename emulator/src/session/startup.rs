@@ -1,0 +1,164 @@
+//! Startup: SSL and GSS requests declined, cancel requests passed on to the backing server, the
+//! MD5 password exchange against the configured users, then the session.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use md5::{Digest, Md5};
+use tokio::net::TcpStream;
+
+use crate::backend::{connect, io_error};
+use crate::sql::rewrite::Context;
+use crate::wire::{self, MessageReader, MessageWriter, error_response, read_cstr};
+use crate::{Shared, User};
+
+use super::Session;
+
+const SSL_REQUEST: u32 = 80_877_103;
+const GSS_REQUEST: u32 = 80_877_104;
+const CANCEL_REQUEST: u32 = 80_877_102;
+const PROTOCOL_3: u32 = 196_608;
+
+pub async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let (r, w) = stream.into_split();
+    let mut client_r = MessageReader::new(r);
+    let mut client_w = MessageWriter::new(w);
+    let startup = loop {
+        let packet = client_r.startup().await?;
+        let code = u32::from_be_bytes(packet[..4].try_into().map_err(|_| io_error("short startup packet"))?);
+        match code {
+            SSL_REQUEST | GSS_REQUEST => client_w.raw(b"N").await?,
+            CANCEL_REQUEST => {
+                // The client holds the backing server's key: hand the request on as it is.
+                let mut s = TcpStream::connect(&shared.config.backing_addr).await?;
+                let mut p = ((packet.len() + 4) as u32).to_be_bytes().to_vec();
+                p.extend_from_slice(&packet);
+                wire::write_all(&mut s, &p).await?;
+                return Ok(());
+            }
+            PROTOCOL_3 => break packet,
+            _ => {
+                client_w.send(&error_response("FATAL", "0A000", "unsupported frontend protocol", None)).await?;
+                return client_w.flush().await;
+            }
+        }
+    };
+    let mut params = Vec::new();
+    let mut at = 4;
+    while let Some(k) = read_cstr(&startup, &mut at) {
+        if k.is_empty() {
+            break;
+        }
+        let v = read_cstr(&startup, &mut at).unwrap_or_default();
+        params.push((k, v));
+    }
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let user_name = get("user").unwrap_or_default();
+    let database = get("database").unwrap_or_else(|| user_name.clone());
+
+    let fatal = |code: &str, msg: String| error_response("FATAL", code, &msg, None);
+    let user = shared.config.users.iter().find(|u| u.name == user_name).cloned();
+    // Redshift's default password exchange is MD5 (the PostgreSQL v3 scheme).
+    let salt: [u8; 4] = {
+        let mut s = [0u8; 4];
+        getrandom::getrandom(&mut s).map_err(|e| io_error(e.to_string()))?;
+        s
+    };
+    client_w.send(&wire::auth_request(5, &salt)).await?;
+    client_w.flush().await?;
+    let Some(reply) = client_r.next().await? else { return Ok(()) };
+    let mut at = 0;
+    let given = if reply.tag == b'p' { read_cstr(&reply.body, &mut at).unwrap_or_default() } else { String::new() };
+    let ok = user.as_ref().is_some_and(|u| given == md5_password(u, &salt));
+    let Some(user) = user.filter(|_| ok) else {
+        client_w
+            .send(&fatal("28P01", format!("password authentication failed for user \"{user_name}\"")))
+            .await?;
+        return client_w.flush().await;
+    };
+    if database != shared.config.database {
+        client_w.send(&fatal("3D000", format!("database \"{database}\" does not exist"))).await?;
+        return client_w.flush().await;
+    }
+
+    // The backing connection: same user, the backing database, Redshift's session defaults
+    // (UTC) unless the client asked otherwise.
+    let mut backend_params: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "user" | "database" | "replication"))
+        .cloned()
+        .collect();
+    backend_params.push(("user".into(), user.name.clone()));
+    backend_params.push(("database".into(), shared.config.backing_db.clone()));
+    if get("TimeZone").is_none() && get("timezone").is_none() {
+        backend_params.push(("TimeZone".into(), "UTC".into()));
+    }
+    let (backend, greeting) = match connect(&shared.config.backing_addr, &backend_params).await? {
+        Ok(x) => x,
+        Err(e) => {
+            client_w.send(&e).await?;
+            return client_w.flush().await;
+        }
+    };
+    client_w.send(&wire::auth_request(0, &[])).await?;
+    let mut pid = 0;
+    for m in &greeting {
+        if m.tag == b'K' && m.body.len() >= 4 {
+            pid = i32::from_be_bytes([m.body[0], m.body[1], m.body[2], m.body[3]]);
+        }
+        client_w.send(m).await?;
+    }
+    let mut s = Session {
+        shared,
+        user,
+        user_oid: 0,
+        pid,
+        client_r,
+        client_w,
+        be: backend,
+        pending_z: 0,
+        swallow_last_z: false,
+        error_in_drain: false,
+        unsynced: false,
+        skip_until_sync: false,
+        special_statements: HashMap::new(),
+        special_portals: HashMap::new(),
+        ctx: Context { last_copy_id: -1, ..Context::default() },
+    };
+    let oid = s.be.query("SELECT oid::int4 FROM pg_roles WHERE rolname = current_user", None).await?;
+    s.user_oid = oid.first().and_then(|v| v.parse().ok()).unwrap_or(0);
+    s.client_w.send(&wire::ready(b'I')).await?;
+    s.client_w.flush().await?;
+    s.run().await
+}
+
+/// `md5` + md5(md5(password + user) + salt), as the client sends it.
+fn md5_password(user: &User, salt: &[u8; 4]) -> String {
+    let inner = hex(&Md5::digest(format!("{}{}", user.password, user.name).as_bytes()));
+    let mut h = Md5::new();
+    h.update(inner.as_bytes());
+    h.update(salt);
+    format!("md5{}", hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_matches_libpq() {
+        // libpq: "md5" + md5(md5(password || user) || salt)
+        let u = User { name: "awsuser".into(), password: "secret".into(), superuser: false };
+        let inner = hex(&Md5::digest(b"secretawsuser"));
+        let mut h = Md5::new();
+        h.update(inner.as_bytes());
+        h.update([1, 2, 3, 4]);
+        assert_eq!(md5_password(&u, &[1, 2, 3, 4]), format!("md5{}", hex(&h.finalize())));
+    }
+}
+
