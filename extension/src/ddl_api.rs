@@ -6,7 +6,8 @@ use pgrx::PgRelation;
 use pgrx::prelude::*;
 
 use crate::catalog::read_relation;
-use crate::error::{ExportError, OrRaise};
+use crate::error::ExportError;
+use pgrx::pg_sys::panic::ErrorReport;
 
 /// Builds the options shared by the DDL functions (and, later, the export functions).
 #[allow(clippy::too_many_arguments)]
@@ -73,11 +74,11 @@ fn redshift_ddl(
     sortkey: default!(Option<Vec<Option<String>>>, "NULL"),
     sortkey_style: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
-) -> Option<String> {
+) -> Result<Option<String>, ErrorReport> {
     // NULL in, NULL out, as a STRICT function would (the options make it non-strict).
-    let rel = rel?;
+    let Some(rel) = rel else { return Ok(None) };
     let options = table_options(target_schema, target_table, diststyle, distkey, sortkey, sortkey_style, numeric_scale);
-    Some(plan(&rel, options).or_raise("redshift_ddl").table.create_table_sql())
+    Ok(Some(plan(&rel, options)?.table.create_table_sql()))
 }
 
 /// One row per exported column: its name and type on both sides, and why where they differ.
@@ -92,7 +93,7 @@ fn redshift_columns(
     sortkey: default!(Option<Vec<Option<String>>>, "NULL"),
     sortkey_style: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
-) -> TableIterator<
+) -> Result<TableIterator<
     'static,
     (
         name!(position, i32),
@@ -103,12 +104,12 @@ fn redshift_columns(
         name!(nullable, bool),
         name!(note, Option<String>),
     ),
-> {
+>, ErrorReport> {
     let Some(rel) = rel else {
-        return TableIterator::new(Vec::new());
+        return Ok(TableIterator::new(Vec::new()));
     };
     let options = table_options(target_schema, target_table, diststyle, distkey, sortkey, sortkey_style, numeric_scale);
-    let plan = plan(&rel, options).or_raise("redshift_columns");
+    let plan = plan(&rel, options)?;
     let rows: Vec<_> = plan
         .columns
         .into_iter()
@@ -125,5 +126,5 @@ fn redshift_columns(
             )
         })
         .collect();
-    TableIterator::new(rows)
+    Ok(TableIterator::new(rows))
 }

@@ -6,7 +6,7 @@ use pg2redshift_core::values::{Problem, ProblemClass};
 use crate::pipeline::PipelineError;
 use pg2redshift_bundle::quote_ident;
 use pgrx::pg_sys::panic::ErrorReport;
-use pgrx::{PgLogLevel, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -103,25 +103,17 @@ impl ExportError {
             _ => None,
         }
     }
+}
 
-    /// Raises this error as a PostgreSQL ERROR; does not return.
-    pub fn raise(self, function: &'static str) -> ! {
-        let mut report = ErrorReport::new(self.sqlstate(), self.to_string(), function);
-        if let Some(hint) = self.hint() {
-            report = report.set_hint(hint);
+/// pgrx raises the report of an `Err` a `#[pg_extern]` function returns, with its SQLSTATE,
+/// message and hint; `#[track_caller]` makes its location the `?` that returned it.
+impl From<ExportError> for ErrorReport {
+    #[track_caller]
+    fn from(err: ExportError) -> ErrorReport {
+        let report = ErrorReport::new(err.sqlstate(), err.to_string(), "pg2redshift");
+        match err.hint() {
+            Some(hint) => report.set_hint(hint),
+            None => report,
         }
-        report.report(PgLogLevel::ERROR);
-        unreachable!("an ERROR report does not return")
-    }
-}
-
-/// Unwraps or raises the error as a PostgreSQL ERROR.
-pub trait OrRaise<T> {
-    fn or_raise(self, function: &'static str) -> T;
-}
-
-impl<T, E: Into<ExportError>> OrRaise<T> for Result<T, E> {
-    fn or_raise(self, function: &'static str) -> T {
-        self.unwrap_or_else(|err| err.into().raise(function))
     }
 }

@@ -6,7 +6,8 @@ use pgrx::PgRelation;
 use pgrx::prelude::*;
 
 use crate::ddl_api::table_options;
-use crate::error::{ExportError, OrRaise};
+use crate::error::ExportError;
+use pgrx::pg_sys::panic::ErrorReport;
 use crate::export::{ExportSettings, TableRequest, TableResult, export};
 use crate::regclass::RegClass;
 use crate::s3::{S3Config, StaticCredentials};
@@ -154,7 +155,7 @@ fn redshift_export_one(
     sortkey: default!(Option<Vec<Option<String>>>, "NULL"),
     sortkey_style: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
-) -> TableIterator<
+) -> Result<TableIterator<
     'static,
     (
         name!(export_id, String),
@@ -167,16 +168,15 @@ fn redshift_export_one(
         name!(seconds, f64),
         name!(changed_values, i64),
     ),
-> {
-    const NAME: &str = "redshift_export";
-    let rel = rel.ok_or(ExportError::NullArgument("rel")).or_raise(NAME);
+>, ErrorReport> {
+    let rel = rel.ok_or(ExportError::NullArgument("rel"))?;
     let settings = export_settings(bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable)
-        .or_raise(NAME);
+        ?;
     let options = table_options(target_schema, target_table, diststyle, distkey, sortkey, sortkey_style, numeric_scale)
-        .or_raise(NAME);
-    let results = export(vec![TableRequest { oid: rel.oid(), options }], &settings).or_raise(NAME);
-    crate::history::record(&results).or_raise(NAME);
-    rows(results)
+        ?;
+    let results = export(vec![TableRequest { oid: rel.oid(), options }], &settings)?;
+    crate::history::record(&results)?;
+    Ok(rows(results))
 }
 
 /// The same, for a table named by text: `redshift_export('public.t')` would otherwise be
@@ -201,7 +201,7 @@ fn redshift_export_named(
     sortkey: default!(Option<Vec<Option<String>>>, "NULL"),
     sortkey_style: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
-) -> TableIterator<
+) -> Result<TableIterator<
     'static,
     (
         name!(export_id, String),
@@ -214,8 +214,8 @@ fn redshift_export_named(
         name!(seconds, f64),
         name!(changed_values, i64),
     ),
-> {
-    let rel = rel.ok_or(ExportError::NullArgument("rel")).or_raise("redshift_export");
+>, ErrorReport> {
+    let rel = rel.ok_or(ExportError::NullArgument("rel"))?;
     let oid = RegClass::resolve(rel);
     // The same lock a regclass argument takes: the table cannot be dropped mid-export.
     // SAFETY: the oid comes from a regclass that resolved to an existing relation; with_lock
@@ -257,7 +257,7 @@ fn redshift_export_many(
     target_schema: default!(Option<&str>, "NULL"),
     diststyle: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
-) -> TableIterator<
+) -> Result<TableIterator<
     'static,
     (
         name!(export_id, String),
@@ -270,14 +270,13 @@ fn redshift_export_many(
         name!(seconds, f64),
         name!(changed_values, i64),
     ),
-> {
-    const NAME: &str = "redshift_export";
-    let rels = rels.ok_or(ExportError::NullArgument("rels")).or_raise(NAME);
+>, ErrorReport> {
+    let rels = rels.ok_or(ExportError::NullArgument("rels"))?;
     let oids: Vec<RegClass> = rels
         .into_iter()
         .map(|r| r.ok_or(ExportError::NullArgument("an element of rels")))
         .collect::<Result<_, _>>()
-        .or_raise(NAME);
+        ?;
     export_many(oids, bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable, target_schema, diststyle, numeric_scale)
 }
 
@@ -300,7 +299,7 @@ fn redshift_export_schema(
     target_schema: default!(Option<&str>, "NULL"),
     diststyle: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
-) -> TableIterator<
+) -> Result<TableIterator<
     'static,
     (
         name!(export_id, String),
@@ -313,14 +312,13 @@ fn redshift_export_schema(
         name!(seconds, f64),
         name!(changed_values, i64),
     ),
-> {
-    const NAME: &str = "redshift_export_schema";
-    let schema = schema.ok_or(ExportError::NullArgument("schema")).or_raise(NAME);
+>, ErrorReport> {
+    let schema = schema.ok_or(ExportError::NullArgument("schema"))?;
     let include = include.unwrap_or("%");
-    let oids = crate::catalog::schema_tables(schema, include, exclude).or_raise(NAME);
+    let oids = crate::catalog::schema_tables(schema, include, exclude)?;
     if oids.is_empty() {
-        ExportError::NoTables { schema: schema.into(), include: include.into(), exclude: exclude.unwrap_or("").into() }
-            .raise(NAME);
+        let exclude = exclude.unwrap_or("").into();
+        return Err(ExportError::NoTables { schema: schema.into(), include: include.into(), exclude }.into());
     }
     export_many(oids, bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable, target_schema, diststyle, numeric_scale)
 }
@@ -339,10 +337,9 @@ fn export_many(
     target_schema: Option<&str>,
     diststyle: Option<&str>,
     numeric_scale: Option<i32>,
-) -> ExportRows {
-    const NAME: &str = "redshift_export";
+) -> Result<ExportRows, ErrorReport> {
     let settings = export_settings(bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable)
-        .or_raise(NAME);
+        ?;
     let mut requests = Vec::with_capacity(oids.len());
     // Opened relations hold their lock until dropped: none is dropped by another session
     // mid-export.
@@ -355,12 +352,12 @@ fn export_many(
         // SAFETY: the oid comes from the catalog in this transaction; with_lock raises an ERROR
         // if the relation has gone since, and the lock lasts until the transaction ends.
         let rel = unsafe { PgRelation::with_lock(oid.0, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
-        let options = table_options(target_schema, None, diststyle, None, None, None, numeric_scale).or_raise(NAME);
+        let options = table_options(target_schema, None, diststyle, None, None, None, numeric_scale)?;
         requests.push(TableRequest { oid: rel.oid(), options });
         opened.push(rel);
     }
-    let results = export(requests, &settings).or_raise(NAME);
-    crate::history::record(&results).or_raise(NAME);
+    let results = export(requests, &settings)?;
+    crate::history::record(&results)?;
     drop(opened);
-    rows(results)
+    Ok(rows(results))
 }

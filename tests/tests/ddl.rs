@@ -220,6 +220,11 @@ fn bad_input_gets_an_error_naming_the_object() {
     assert!(message.contains("127"), "{message}");
     let message = expect_sqlstate(&mut db, "SELECT redshift_ddl('sys_names')", "42939");
     assert!(message.contains("xmin"), "{message}");
+    // The error's location is where the SQL function returned it, not a shared helper.
+    let err = db.batch_execute("SELECT redshift_ddl('fine', diststyle => 'diagonal')").unwrap_err();
+    let db_err = err.as_db_error().expect("a server error");
+    assert!(db_err.file().is_some_and(|f| f.ends_with("ddl_api.rs")), "location {:?}:{:?}", db_err.file(), db_err.line());
+    assert!(db_err.hint().is_some() || db_err.message().contains("diststyle"), "{db_err:?}");
     // An option the function does not have is refused by PostgreSQL itself.
     expect_sqlstate(&mut db, "SELECT redshift_ddl('fine', colour => 'blue')", "42883");
     expect_sqlstate(&mut db, "SELECT redshift_ddl('no_such_table')", "42P01");
