@@ -56,6 +56,13 @@ impl BundleLocation {
     }
 }
 
+/// The folder (ending in `/`) under which every export of `database` lives.
+pub fn database_folder_key(prefix: &str, database: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    let database = escape_key_component(database);
+    if prefix.is_empty() { format!("{database}/") } else { format!("{prefix}/{database}/") }
+}
+
 /// Makes a database, schema or table name safe as one S3 key component: bytes outside
 /// `[A-Za-z0-9_-]` become `%XX`, so `.` and `/` inside names cannot make two different tables
 /// share a folder, and the mapping can be undone.
@@ -82,6 +89,13 @@ pub fn split_s3_url(url: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_database_folder_holds_every_table_folder() {
+        let l = location("p/", "s", "t");
+        assert!(l.folder_key().starts_with(&database_folder_key("p/", "app")));
+        assert_eq!(database_folder_key("", "my db"), "my%20db/");
+    }
 
     #[test]
     fn s3_urls_split_into_bucket_and_key() {

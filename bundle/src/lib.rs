@@ -10,7 +10,7 @@ pub use descriptor::{
     Bundle, BundleError, BundleKind, Changes, ColumnInfo, DataFile, Encoding, ExportMember, OnUnrepresentable,
     Source, Totals,
 };
-pub use layout::{BundleLocation, escape_key_component, split_s3_url};
+pub use layout::{BundleLocation, database_folder_key, escape_key_component, split_s3_url};
 pub use manifest::{Manifest, ManifestEntry, ManifestMeta};
 pub use redshift::{ColumnDef, DistStyle, RedshiftType, SortKey, TableDef, quote_ident, quote_qualified};
 

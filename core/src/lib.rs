@@ -2,12 +2,13 @@
 //! catalog says about a relation ([`source`]), how each PostgreSQL type maps to Redshift
 //! ([`mapping`]), Redshift's identifier rules ([`names`]), the table definition built from them
 //! ([`table`]), the export query ([`select`]), value checks ([`values`]), CSV ([`csv`]) and what
-//! an export commits ([`commit`]). Beside that, the compression engine ([`compress`]): threads
+//! an export commits ([`commit`]), what an unfinished one leaves behind ([`leftovers`]). Beside that, the compression engine ([`compress`]): threads
 //! of its own, still no PostgreSQL.
 
 pub mod commit;
 pub mod compress;
 pub mod csv;
+pub mod leftovers;
 pub mod mapping;
 pub mod names;
 pub mod select;

@@ -31,7 +31,7 @@ type ExportRows = TableIterator<
 
 /// Where and how to write, from the arguments or else the settings.
 #[allow(clippy::too_many_arguments)]
-fn export_settings(
+pub(crate) fn export_settings(
     bucket: Option<&str>,
     prefix: Option<&str>,
     region: Option<&str>,

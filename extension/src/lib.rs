@@ -10,6 +10,7 @@
 use pgrx::prelude::*;
 
 mod catalog;
+mod cleanup;
 mod ddl_api;
 mod error;
 mod export;
@@ -121,6 +122,15 @@ BEGIN
         EXECUTE pg_catalog.format(
             'ALTER FUNCTION %s SET DateStyle = %L SET TimeZone = %L SET IntervalStyle = %L SET extra_float_digits = 1',
             f, 'ISO, YMD', 'UTC', 'iso_8601');
+        EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO pg2redshift_exporter', f);
+    END LOOP;
+    -- The clean-up of leftovers removes objects with the server's credentials: exporters only.
+    FOR f IN
+        SELECT p.oid::regprocedure
+        FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace = '@extschema@'::regnamespace AND p.proname = 'redshift_export_cleanup'
+    LOOP
         EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO pg2redshift_exporter', f);
     END LOOP;

@@ -1,5 +1,5 @@
-//! The S3 client and the few calls an export makes. Runs only on the uploader thread's tokio
-//! runtime, never on the backend thread.
+//! The S3 client and the few calls an export (and the clean-up of leftovers) makes. Runs only on
+//! a helper thread's tokio runtime, never on the backend thread.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
+use pg2redshift_core::leftovers;
 
 /// Where and how to reach S3. Credentials are kept out of `Debug`.
 #[derive(Clone)]
@@ -238,6 +239,57 @@ impl Bucket {
         }, || self.timed_out("DeleteObject", key))
         .await
     }
+}
+
+impl Bucket {
+    /// Every object under `prefix`, with its last-modified time.
+    pub async fn list_objects(&self, prefix: &str) -> Result<Vec<leftovers::Object>, S3Error> {
+        let mut out = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(&self.name).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("ListObjectsV2", prefix, e))?;
+            for o in page.contents() {
+                let (Some(key), Some(modified)) = (o.key(), o.last_modified()) else { continue };
+                out.push(leftovers::Object { key: key.to_string(), modified_us: micros(modified) });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every multipart upload still open under `prefix`, with when it started.
+    pub async fn list_uploads(&self, prefix: &str) -> Result<Vec<leftovers::Upload>, S3Error> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.name)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await
+                .map_err(|e| self.error("ListMultipartUploads", prefix, e))?;
+            for u in page.uploads() {
+                let (Some(key), Some(id)) = (u.key(), u.upload_id()) else { continue };
+                let initiated_us = u.initiated().map(micros).unwrap_or(i64::MIN);
+                out.push(leftovers::Upload { key: key.to_string(), upload_id: id.to_string(), initiated_us });
+            }
+            match (page.is_truncated(), page.next_key_marker(), page.next_upload_id_marker()) {
+                (Some(true), Some(k), id) => {
+                    key_marker = Some(k.to_string());
+                    id_marker = id.map(str::to_string);
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+/// Microseconds since the Unix epoch.
+fn micros(t: &aws_sdk_s3::primitives::DateTime) -> i64 {
+    t.secs().saturating_mul(1_000_000).saturating_add(i64::from(t.subsec_nanos() / 1000))
 }
 
 /// Repeats `call` (which already retries a few times inside the SDK) until it succeeds or the

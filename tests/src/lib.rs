@@ -401,3 +401,15 @@ pub fn builtin_types(db: &mut postgres::Client, typtypes: &[&str]) -> Vec<String
     .map(|r| r.get(0))
     .collect()
 }
+
+/// Polls `check` until it returns Some, or panics after `limit`.
+pub fn wait_for<T>(what: &str, limit: std::time::Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -4,23 +4,11 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e::{S3, connect, describe, export_database, source_database_url, stack_setting, unique_prefix};
+use e2e::{S3, connect, describe, export_database, source_database_url, stack_setting, unique_prefix, wait_for};
 
 const DB: &str = "e2e_export_interrupted";
-
-/// Polls `check` until it returns Some, or panics after `limit`.
-fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// Rows returned, or the SQLSTATE and message of the failure.
 type Outcome = Result<u64, (String, String)>;

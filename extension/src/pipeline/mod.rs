@@ -35,6 +35,7 @@ use tokio::sync::mpsc;
 
 use crate::s3::{S3Config, S3Error};
 use compressor::run_compressor;
+pub use threads::run_beside;
 use threads::spawn_without_signals;
 use uploader::run_uploader;
 

@@ -1,0 +1,144 @@
+//! What an export that never finished leaves in S3, and which of it is safe to remove.
+//!
+//! A failed export removes what it wrote itself, but a backend that is terminated (FATAL does
+//! not unwind), a crash or a postmaster restart leaves open multipart uploads and export
+//! folders without a `bundle.json`. Such a folder can never be loaded: bundle.json is written
+//! last and is the commit marker. Only what is older than a given age is a leftover (a younger
+//! folder may belong to an export still running), and only folders that hold nothing but the
+//! files an export writes (`part-NNNNN.csv.gz`, `manifest.json`), so that foreign objects under
+//! the same prefix are never touched.
+
+use std::collections::BTreeMap;
+
+/// An object as listed under the prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub key: String,
+    /// Last modified, microseconds since the Unix epoch.
+    pub modified_us: i64,
+}
+
+/// A multipart upload as listed under the prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub key: String,
+    pub upload_id: String,
+    /// When it was started, microseconds since the Unix epoch.
+    pub initiated_us: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leftover {
+    /// An open multipart upload started before the cut-off.
+    Upload(Upload),
+    /// An object of an export folder that has no bundle.json and nothing newer than the cut-off.
+    Object(Object),
+}
+
+impl Leftover {
+    pub fn key(&self) -> &str {
+        match self {
+            Leftover::Upload(u) => &u.key,
+            Leftover::Object(o) => &o.key,
+        }
+    }
+
+    /// What it is, as the clean-up function reports it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Leftover::Upload(_) => "multipart upload",
+            Leftover::Object(_) => "uncommitted object",
+        }
+    }
+
+    pub fn time_us(&self) -> i64 {
+        match self {
+            Leftover::Upload(u) => u.initiated_us,
+            Leftover::Object(o) => o.modified_us,
+        }
+    }
+}
+
+/// The file names an export writes into its folder before bundle.json.
+fn is_export_file(name: &str) -> bool {
+    if name == "manifest.json" {
+        return true;
+    }
+    let Some(number) = name.strip_prefix("part-").and_then(|n| n.strip_suffix(".csv.gz")) else {
+        return false;
+    };
+    !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Leftovers among `objects` and `uploads`, older than `cutoff_us`: uploads first, then
+/// objects by key.
+pub fn leftovers(objects: &[Object], uploads: &[Upload], cutoff_us: i64) -> Vec<Leftover> {
+    let mut out: Vec<Leftover> =
+        uploads.iter().filter(|u| u.initiated_us < cutoff_us).cloned().map(Leftover::Upload).collect();
+    let mut folders: BTreeMap<&str, Vec<&Object>> = BTreeMap::new();
+    for object in objects {
+        let folder = object.key.rsplit_once('/').map_or("", |(folder, _)| folder);
+        folders.entry(folder).or_default().push(object);
+    }
+    for (_, files) in folders {
+        let name = |o: &Object| o.key.rsplit_once('/').map_or(o.key.clone(), |(_, n)| n.to_string());
+        let ours = files.iter().all(|o| is_export_file(&name(o)));
+        let old = files.iter().all(|o| o.modified_us < cutoff_us);
+        if ours && old {
+            out.extend(files.into_iter().cloned().map(Leftover::Object));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(key: &str, modified_us: i64) -> Object {
+        Object { key: key.into(), modified_us }
+    }
+
+    #[test]
+    fn only_old_uncommitted_export_folders_and_uploads() {
+        let objects = [
+            // Committed: has its bundle.json.
+            object("p/app/s.t/1/part-00000.csv.gz", 10),
+            object("p/app/s.t/1/manifest.json", 10),
+            object("p/app/s.t/1/bundle.json", 10),
+            // Uncommitted and old: removed.
+            object("p/app/s.t/2/part-00000.csv.gz", 10),
+            object("p/app/s.t/2/part-00001.csv.gz", 20),
+            // Uncommitted but one file is new: an export may still be writing it.
+            object("p/app/s.t/3/part-00000.csv.gz", 10),
+            object("p/app/s.t/3/part-00001.csv.gz", 500),
+            // Not ours: left alone.
+            object("p/app/s.t/4/part-00000.csv.gz", 10),
+            object("p/app/s.t/4/notes.txt", 10),
+            object("p/readme.txt", 10),
+        ];
+        let uploads = [
+            Upload { key: "p/app/s.t/5/part-00000.csv.gz".into(), upload_id: "u1".into(), initiated_us: 10 },
+            Upload { key: "p/app/s.t/6/part-00000.csv.gz".into(), upload_id: "u2".into(), initiated_us: 500 },
+        ];
+        let found = leftovers(&objects, &uploads, 100);
+        let keys: Vec<(&str, &str)> = found.iter().map(|l| (l.kind(), l.key())).collect();
+        assert_eq!(
+            keys,
+            [
+                ("multipart upload", "p/app/s.t/5/part-00000.csv.gz"),
+                ("uncommitted object", "p/app/s.t/2/part-00000.csv.gz"),
+                ("uncommitted object", "p/app/s.t/2/part-00001.csv.gz"),
+            ]
+        );
+    }
+
+    #[test]
+    fn export_file_names() {
+        assert!(is_export_file("part-00000.csv.gz"));
+        assert!(is_export_file("manifest.json"));
+        assert!(!is_export_file("bundle.json"));
+        assert!(!is_export_file("part-.csv.gz"));
+        assert!(!is_export_file("part-0a.csv.gz"));
+    }
+}
