@@ -2,34 +2,57 @@
 
 use thiserror::Error;
 
+/// The underlying error of a failure, kept as its `source()`.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, Error)]
 pub enum LoadError {
     /// Bad arguments or configuration.
     #[error("{0}")]
     Usage(String),
     /// S3 could not be read.
-    #[error("S3: {0}")]
-    S3(String),
+    #[error("S3: {message}")]
+    S3 { message: String, source: Option<Cause> },
     /// The target could not be reached or a statement failed outside a load.
-    #[error("Redshift: {0}")]
-    Target(String),
+    #[error("Redshift: {message}")]
+    Target { message: String, source: Option<Cause> },
     /// A bundle this loader must not load (unknown format, missing siblings, older than loaded).
     #[error("{0}")]
     Refused(String),
     /// The load ran and failed; the transaction was rolled back and nothing changed.
-    #[error("{0}")]
-    Failed(String),
+    #[error("{message}")]
+    Failed { message: String, source: Option<Cause> },
 }
 
 impl LoadError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            LoadError::Failed(_) => 1,
+            LoadError::Failed { .. } => 1,
             LoadError::Usage(_) => 2,
             LoadError::Refused(_) => 3,
-            LoadError::S3(_) => 4,
-            LoadError::Target(_) => 5,
+            LoadError::S3 { .. } => 4,
+            LoadError::Target { .. } => 5,
         }
+    }
+
+    /// A failed load with no underlying error (a count mismatch, differences found).
+    pub fn failed(message: impl Into<String>) -> LoadError {
+        LoadError::Failed { message: message.into(), source: None }
+    }
+
+    /// A statement of the load failed: `context` and the server's words, the error kept.
+    pub fn failed_sql(context: &str, err: postgres::Error) -> LoadError {
+        LoadError::Failed { message: format!("{context}: {}", describe(&err)), source: Some(Box::new(err)) }
+    }
+
+    /// Redshift could not be reached, or a statement outside the load failed.
+    pub fn target_sql(context: &str, err: postgres::Error) -> LoadError {
+        LoadError::Target { message: format!("{context}: {}", describe(&err)), source: Some(Box::new(err)) }
+    }
+
+    /// S3 could not be read: `message` says what and why, the error is kept.
+    pub fn s3(message: String, err: impl std::error::Error + Send + Sync + 'static) -> LoadError {
+        LoadError::S3 { message, source: Some(Box::new(err)) }
     }
 }
 
@@ -44,5 +67,20 @@ pub fn describe(err: &postgres::Error) -> String {
             s
         }
         None => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_keeps_its_cause_and_its_exit_code() {
+        let e = LoadError::s3("reading s3://b/k: refused".into(), std::io::Error::other("connection refused"));
+        assert_eq!(e.to_string(), "S3: reading s3://b/k: refused");
+        assert_eq!(std::error::Error::source(&e).map(|s| s.to_string()).as_deref(), Some("connection refused"));
+        assert_eq!(e.exit_code(), 4);
+        assert_eq!(LoadError::failed("3 differences").exit_code(), 1);
+        assert!(std::error::Error::source(&LoadError::failed("x")).is_none());
     }
 }

@@ -12,7 +12,7 @@ mod verify;
 use clap::{Parser, Subcommand};
 use pg2redshift_bundle::quote_qualified;
 
-use error::{LoadError, describe};
+use error::LoadError;
 use report::Reporter;
 use sql::{CopyAuth, copy_statement, retired_name, staging_name};
 use store::{Committed, Store, split_url};
@@ -128,7 +128,7 @@ fn connect(cli: &Cli) -> Result<postgres::Client, LoadError> {
         .as_deref()
         .ok_or_else(|| LoadError::Usage("no target: pass --target or set REDSHIFT_LOAD_TARGET".into()))?;
     postgres::Client::connect(url, postgres::NoTls)
-        .map_err(|e| LoadError::Target(format!("cannot connect to the target: {}", describe(&e))))
+        .map_err(|e| LoadError::target_sql("cannot connect to the target", e))
 }
 
 /// The export a URL names: a bundle.json, or the one (or, with `latest`, the newest) export
@@ -189,7 +189,7 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
             let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
             let mut target = connect(cli)?;
             let mut src = postgres::Client::connect(source, postgres::NoTls)
-                .map_err(|e| LoadError::Target(format!("cannot connect to the source: {}", describe(&e))))?;
+                .map_err(|e| LoadError::target_sql("cannot connect to the source", e))?;
             let json = cli.json;
             let (tables, diffs) = verify::verify(&mut src, &mut target, &store, schema.as_deref(), |table, checks, bad| {
                 if json {
@@ -215,7 +215,7 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
                 return Err(LoadError::Usage("nothing to verify: no table has been loaded".into()));
             }
             if !diffs.is_empty() {
-                return Err(LoadError::Failed(format!("verify: {} difference(s) between the source and Redshift", diffs.len())));
+                return Err(LoadError::failed(format!("verify: {} difference(s) between the source and Redshift", diffs.len())));
             }
             Ok(())
         }

@@ -4,7 +4,7 @@
 
 use postgres::GenericClient;
 
-use crate::error::{LoadError, describe};
+use crate::error::LoadError;
 
 pub const CREATE: &str = "CREATE SCHEMA IF NOT EXISTS pg2redshift_loader;
 CREATE TABLE IF NOT EXISTS pg2redshift_loader.loads (
@@ -33,7 +33,7 @@ pub fn last_loaded(db: &mut impl GenericClient, schema: &str, table: &str) -> Re
              WHERE target_schema = $1 AND target_table = $2 ORDER BY exported_at DESC LIMIT 1",
             &[&schema, &table],
         )
-        .map_err(|e| LoadError::Target(format!("reading the load history: {}", describe(&e))))?;
+        .map_err(|e| LoadError::target_sql("reading the load history", e))?;
     Ok(rows.first().map(|r| (r.get(0), r.get(1))))
 }
 
@@ -53,7 +53,7 @@ pub struct LoadRow {
 pub fn status(db: &mut postgres::Client) -> Result<Vec<LoadRow>, LoadError> {
     let exists = db
         .query_one("SELECT count(*) FROM pg_tables WHERE schemaname = 'pg2redshift_loader' AND tablename = 'loads'", &[])
-        .map_err(|e| LoadError::Target(describe(&e)))?;
+        .map_err(|e| LoadError::target_sql("reading the load history", e))?;
     if exists.get::<_, i64>(0) == 0 {
         return Ok(Vec::new());
     }
@@ -68,7 +68,7 @@ pub fn status(db: &mut postgres::Client) -> Result<Vec<LoadRow>, LoadError> {
              ORDER BY 1",
             &[],
         )
-        .map_err(|e| LoadError::Target(describe(&e)))?;
+        .map_err(|e| LoadError::target_sql("reading the load history", e))?;
     Ok(rows
         .iter()
         .map(|r| LoadRow {

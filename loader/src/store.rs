@@ -57,14 +57,14 @@ impl Store {
         self.runtime.block_on(async {
             match self.client.get_object().bucket(bucket).key(key).send().await {
                 Ok(out) => {
-                    let bytes = out.body.collect().await.map_err(|e| LoadError::S3(format!("reading s3://{bucket}/{key}: {e}")))?;
+                    let bytes = out.body.collect().await.map_err(|e| LoadError::s3(format!("reading s3://{bucket}/{key}: {e}"), e))?;
                     Ok(Some(bytes.into_bytes().to_vec()))
                 }
                 Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
-                Err(e) => Err(LoadError::S3(format!(
-                    "reading s3://{bucket}/{key}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                ))),
+                Err(e) => {
+                    let message = format!("reading s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e));
+                    Err(LoadError::s3(message, e))
+                }
             }
         })
     }
@@ -76,7 +76,8 @@ impl Store {
             let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| {
-                    LoadError::S3(format!("listing s3://{bucket}/{prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))
+                    let message = format!("listing s3://{bucket}/{prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(&e));
+                    LoadError::s3(message, e)
                 })?;
                 keys.extend(page.contents().iter().filter_map(|o| o.key()).filter(|k| k.ends_with("/bundle.json")).map(str::to_string));
             }

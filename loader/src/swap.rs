@@ -42,7 +42,7 @@ pub fn load_export(
     while let Err(e) = db.batch_execute(state::CREATE) {
         tries += 1;
         if tries >= 3 {
-            return Err(LoadError::Target(format!("creating the load history table: {}", describe(&e))));
+            return Err(LoadError::target_sql("creating the load history table", e));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -55,7 +55,7 @@ pub fn load_export(
                 std::thread::sleep(wait);
                 attempt += 1;
             }
-            Err(Attempt::Conflict(msg)) => return Err(LoadError::Failed(format!("gave up after {ATTEMPTS} serialization conflicts: {msg}"))),
+            Err(Attempt::Conflict(msg)) => return Err(LoadError::failed(format!("gave up after {ATTEMPTS} serialization conflicts: {msg}"))),
             Err(Attempt::Error(e)) => return Err(e),
             Ok(done) => return Ok(done),
         }
@@ -100,7 +100,7 @@ fn exec(tx: &mut Transaction<'_>, sql: &str, what: &str) -> Result<(), Attempt> 
         if is_conflict(&e) {
             Attempt::Conflict(describe(&e))
         } else {
-            Attempt::Error(LoadError::Failed(format!("{what}: {}", describe(&e))))
+            Attempt::Error(LoadError::failed_sql(what, e))
         }
     })
 }
@@ -121,7 +121,7 @@ fn try_load(
     report: &Reporter,
 ) -> Result<Done, Attempt> {
     let first = &export[0].bundle;
-    let mut tx = db.transaction().map_err(|e| LoadError::Target(describe(&e)))?;
+    let mut tx = db.transaction().map_err(|e| LoadError::target_sql("starting the load transaction", e))?;
     // One loader at a time; the second sees what the first committed.
     exec(&mut tx, state::LOCK, "locking the load history")?;
     let mut loaded = 0;
@@ -175,11 +175,12 @@ fn try_load(
                 let msg = describe(&e);
                 drop(tx);
                 let explained = explain_copy_error(db);
-                return Err(LoadError::Failed(format!("COPY into {}.{} failed: {msg}{explained}", t.schema, t.name)).into());
+                let message = format!("COPY into {}.{} failed: {msg}{explained}", t.schema, t.name);
+                return Err(LoadError::Failed { message, source: Some(Box::new(e)) }.into());
             }
         };
         if n != b.totals.rows {
-            return Err(LoadError::Failed(format!(
+            return Err(LoadError::failed(format!(
                 "{}.{}: COPY loaded {n} rows but the export holds {}; nothing was changed",
                 t.schema, t.name, b.totals.rows
             ))
@@ -202,7 +203,7 @@ fn try_load(
                  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
                 &[&t.schema, &t.name],
             )
-            .map_err(|e| LoadError::Failed(format!("reading {}.{}: {}", t.schema, t.name, describe(&e))))?;
+            .map_err(|e| LoadError::failed_sql(&format!("reading {}.{}", t.schema, t.name), e))?;
         if let Some(r) = found.first() {
             tables.push(quote_qualified(&t.schema, &t.name));
             for v in dependents(&mut tx, r.get(0), false)? {
@@ -229,7 +230,7 @@ fn try_load(
                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
                 &[&t.schema, &t.name],
             )
-            .map_err(|e| LoadError::Failed(format!("reading {target}: {}", describe(&e))))?;
+            .map_err(|e| LoadError::failed_sql(&format!("reading {target}"), e))?;
         if let Some(row) = old.first() {
             let (oid, owner, acl): (i64, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
             let views = dependent_views(&mut tx, oid)?;
@@ -298,7 +299,7 @@ fn try_load(
                 &c.url(),
             ],
         )
-        .map_err(|e| LoadError::Failed(format!("recording the load: {}", describe(&e))))?;
+        .map_err(|e| LoadError::failed_sql("recording the load", e))?;
     }
     if drop_missing {
         drop_gone_tables(&mut tx, export, report)?;
@@ -307,7 +308,7 @@ fn try_load(
         if is_conflict(&e) {
             Attempt::Conflict(describe(&e))
         } else {
-            Attempt::Error(LoadError::Failed(format!("COMMIT: {}", describe(&e))))
+            Attempt::Error(LoadError::failed_sql("COMMIT", e))
         }
     })?;
     Ok(Done::Loaded)
@@ -327,7 +328,7 @@ fn drop_gone_tables(tx: &mut Transaction<'_>, export: &[Committed], report: &Rep
                  WHERE source_database = $1 AND source_schema = $2",
                 &[&database, &schema],
             )
-            .map_err(|e| LoadError::Failed(format!("reading the load history: {}", describe(&e))))?;
+            .map_err(|e| LoadError::failed_sql("reading the load history", e))?;
         for r in rows {
             let (ts, tt): (String, String) = (r.get(0), r.get(1));
             if present.contains(&(ts.clone(), tt.clone())) {
@@ -336,7 +337,7 @@ fn drop_gone_tables(tx: &mut Transaction<'_>, export: &[Committed], report: &Rep
             let name = quote_qualified(&ts, &tt);
             exec(tx, &format!("DROP TABLE IF EXISTS {name}"), &format!("dropping {name}, gone from the source"))?;
             tx.execute("DELETE FROM pg2redshift_loader.loads WHERE target_schema = $1 AND target_table = $2", &[&ts, &tt])
-                .map_err(|e| LoadError::Failed(format!("updating the load history: {}", describe(&e))))?;
+                .map_err(|e| LoadError::failed_sql("updating the load history", e))?;
             report.line("dropped", &format!("{ts}.{tt}: dropped (no longer in {database}/{schema})"));
         }
     }
@@ -361,7 +362,7 @@ fn dependents(tx: &mut Transaction<'_>, table_oid: i64, ordinary_only: bool) -> 
              cols(view_schema name, view_name name, col_name name, col_type varchar, col_num int)",
             &[],
         )
-        .map_err(|e| LoadError::Failed(format!("listing late-binding views: {}", describe(&e))))?
+        .map_err(|e| LoadError::failed_sql("listing late-binding views", e))?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
@@ -382,7 +383,7 @@ fn views_on(tx: &mut Transaction<'_>, table_oid: i64, late: &[(String, String)])
                  WHERE d.refobjid = CAST($1 AS int8)::oid AND v.oid <> d.refobjid AND v.relkind = 'v'",
                 &[&oid],
             )
-            .map_err(|e| LoadError::Failed(format!("listing dependent views: {}", describe(&e))))?;
+            .map_err(|e| LoadError::failed_sql("listing dependent views", e))?;
         for r in rows {
             let voi: i64 = r.get(0);
             let (schema, name): (String, String) = (r.get(1), r.get(2));

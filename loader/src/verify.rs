@@ -150,9 +150,9 @@ pub fn verify(
             }
         }
         let s = run_checks(source, &src_table, &src_exprs)
-            .map_err(|e| LoadError::Failed(format!("verify: reading {src_table} at the source: {e}")))?;
+            .map_err(|e| LoadError::failed(format!("verify: reading {src_table} at the source: {e}")))?;
         let t = run_checks(target, &dst_table, &dst_exprs)
-            .map_err(|e| LoadError::Failed(format!("verify: reading {dst_table} in Redshift: {e}")))?;
+            .map_err(|e| LoadError::failed(format!("verify: reading {dst_table} in Redshift: {e}")))?;
         let before = diffs.len();
         for (((column, check), sv), tv) in labels.into_iter().zip(s).zip(t) {
             if sv != tv {
