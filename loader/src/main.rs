@@ -5,16 +5,16 @@ mod error;
 mod report;
 mod sql;
 mod state;
+mod steps;
 mod store;
 mod swap;
 mod verify;
 
 use clap::{Parser, Subcommand};
-use pg2redshift_bundle::quote_qualified;
 
 use error::LoadError;
 use report::Reporter;
-use sql::{CopyAuth, copy_statement, retired_name, staging_name};
+use sql::CopyAuth;
 use store::{Committed, Store, split_url};
 use swap::Done;
 
@@ -72,11 +72,15 @@ enum Command {
         #[arg(long)]
         drop_missing: bool,
     },
-    /// Print the SQL a load would run (credentials redacted), without running it.
+    /// Print the SQL a load would run now (credentials redacted), without running it: the
+    /// same statements `load` runs, read from the target as it is.
     Plan {
         url: String,
         #[arg(long)]
         latest: bool,
+        /// As for load.
+        #[arg(long)]
+        drop_missing: bool,
     },
     /// What was loaded, when, from which export, with row counts.
     Status,
@@ -219,29 +223,28 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
             }
             Ok(())
         }
-        Command::Plan { url, latest } => {
+        Command::Plan { url, latest, drop_missing } => {
             let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
             let export = resolve(&store, url, *latest)?;
             let auth = auth(cli)?;
-            println!("-- export {} ({} table(s)), one transaction", export[0].bundle.export_id, export.len());
-            println!("BEGIN;\nLOCK pg2redshift_loader.loads;");
-            for c in &export {
-                let t = &c.bundle.table;
-                println!("{};", t.create_table_sql_as(&t.schema, &staging_name(&t.name)));
-                println!("{};", copy_statement(&c.bundle, &c.bucket, &auth, true)?);
-                println!("-- check: {} rows loaded", c.bundle.totals.rows);
+            let mut db = connect(cli)?;
+            let (done, planned) = swap::plan(&mut db, &export, &auth, *drop_missing)?;
+            let id = &export[0].bundle.export_id;
+            if report.json {
+                for step in &planned {
+                    report.statement(&step.purpose, &step.shown);
+                }
+            } else {
+                println!("-- export {id} ({} table(s)), one transaction", export.len());
+                println!("BEGIN;");
+                for step in &planned {
+                    println!("-- {}\n{};", step.purpose, step.shown);
+                }
+                println!("COMMIT;");
             }
-            for c in &export {
-                let t = &c.bundle.table;
-                let target = quote_qualified(&t.schema, &t.name);
-                println!("-- if {target} exists: its ordinary dependent views are dropped here and re-created below");
-                println!("ALTER TABLE {target} RENAME TO \"{}\";", retired_name(&t.name));
-                println!("ALTER TABLE {} RENAME TO \"{}\";", quote_qualified(&t.schema, &staging_name(&t.name)), t.name);
-                println!("-- the old table's owner and grants are applied to {target}");
-                println!("DROP TABLE {};", quote_qualified(&t.schema, &retired_name(&t.name)));
-                println!("INSERT INTO pg2redshift_loader.loads VALUES (…{}…);", c.bundle.export_id);
+            if done.is_some() {
+                report.line("plan", &format!("-- export {id} is already loaded: load would do nothing more"));
             }
-            println!("COMMIT;");
             Ok(())
         }
         Command::Load { url, latest, drop_missing } => {

@@ -36,6 +36,14 @@ impl Reporter {
         }
     }
 
+    /// A statement of the load as it runs (secrets already redacted): an `sql` event in JSON
+    /// mode, nothing on a terminal or in plain output.
+    pub fn statement(&self, purpose: &str, sql: &str) {
+        if self.json {
+            println!("{}", serde_json::json!({ "event": "sql", "purpose": purpose, "sql": sql }));
+        }
+    }
+
     pub fn table_loaded(&self, schema: &str, table: &str, rows: u64, took: Duration) {
         if self.json {
             println!(

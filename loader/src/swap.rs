@@ -9,13 +9,14 @@
 
 use std::time::{Duration, Instant};
 
-use pg2redshift_bundle::{quote_ident, quote_qualified};
+use pg2redshift_bundle::quote_qualified;
 use postgres::{Client, Transaction};
 
 use crate::error::{LoadError, describe};
 use crate::report::Reporter;
-use crate::sql::{CopyAuth, copy_statement, grants_from_acl, retired_name, staging_name};
+use crate::sql::CopyAuth;
 use crate::state;
+use crate::steps::{self, Action, DependentView, OldTable, Step, TargetState};
 use crate::store::Committed;
 
 /// What became of an export.
@@ -105,12 +106,53 @@ fn exec(tx: &mut Transaction<'_>, sql: &str, what: &str) -> Result<(), Attempt> 
     })
 }
 
-struct DependentView {
-    schema: String,
-    name: String,
-    definition: String,
-    owner: String,
-    acl: Option<String>,
+/// Whether the export is loaded already, or must be refused because a newer one is in place.
+pub fn history_check(tx: &mut Transaction<'_>, export: &[Committed]) -> Result<Option<Done>, LoadError> {
+    let mut loaded = 0;
+    for c in export {
+        let t = &c.bundle.table;
+        match state::last_loaded(tx, &t.schema, &t.name)? {
+            Some((id, _)) if id == c.bundle.export_id => loaded += 1,
+            Some((id, at)) if at > c.bundle.exported_at => {
+                return Err(LoadError::Refused(format!(
+                    "{}.{} already holds export {id} (taken {at}), newer than {} (taken {}): refusing to load an older export over it",
+                    t.schema, t.name, c.bundle.export_id, c.bundle.exported_at
+                )));
+            }
+            _ => {}
+        }
+    }
+    if loaded == export.len() {
+        return Ok(Some(Done::AlreadyLoaded));
+    }
+    if loaded > 0 {
+        return Err(LoadError::Refused(format!(
+            "export {} is recorded as loaded for only some of its tables; refusing to guess",
+            export[0].bundle.export_id
+        )));
+    }
+    Ok(None)
+}
+
+/// The steps `load` would run now, read in a transaction that is rolled back: `Some(done)`
+/// when it would do nothing (already loaded), with the one step it would still run.
+pub fn plan(db: &mut Client, export: &[Committed], auth: &CopyAuth, drop_missing: bool) -> Result<(Option<Done>, Vec<Step>), LoadError> {
+    let mut tx = db.transaction().map_err(|e| LoadError::target_sql("starting a transaction", e))?;
+    let history: i64 = tx
+        .query_one("SELECT count(*) FROM pg_tables WHERE schemaname = 'pg2redshift_loader' AND tablename = 'loads'", &[])
+        .map_err(|e| LoadError::target_sql("looking for the load history", e))?
+        .get(0);
+    let mut planned = vec![steps::lock_history()];
+    if history > 0
+        && let Some(done) = history_check(&mut tx, export)?
+    {
+        return Ok((Some(done), planned));
+    }
+    planned.extend(steps::stage(export, auth)?);
+    let target = read_target(&mut tx, export, drop_missing && history > 0)?;
+    planned.extend(steps::swap(export, &target));
+    tx.rollback().map_err(|e| LoadError::target_sql("ending the transaction", e))?;
+    Ok((None, planned))
 }
 
 fn try_load(
@@ -120,51 +162,23 @@ fn try_load(
     drop_missing: bool,
     report: &Reporter,
 ) -> Result<Done, Attempt> {
-    let first = &export[0].bundle;
     let mut tx = db.transaction().map_err(|e| LoadError::target_sql("starting the load transaction", e))?;
     // One loader at a time; the second sees what the first committed.
-    exec(&mut tx, state::LOCK, "locking the load history")?;
-    let mut loaded = 0;
-    for c in export {
-        let t = &c.bundle.table;
-        match state::last_loaded(&mut tx, &t.schema, &t.name)? {
-            Some((id, _)) if id == c.bundle.export_id => loaded += 1,
-            Some((id, at)) if at > c.bundle.exported_at => {
-                return Err(LoadError::Refused(format!(
-                    "{}.{} already holds export {id} (taken {at}), newer than {} (taken {}): refusing to load an older export over it",
-                    t.schema, t.name, c.bundle.export_id, c.bundle.exported_at
-                ))
-                .into());
-            }
-            _ => {}
-        }
-    }
-    if loaded == export.len() {
-        return Ok(Done::AlreadyLoaded);
-    }
-    if loaded > 0 {
-        return Err(LoadError::Refused(format!(
-            "export {} is recorded as loaded for only some of its tables; refusing to guess",
-            first.export_id
-        ))
-        .into());
+    run_step(&mut tx, &steps::lock_history(), report)?;
+    if let Some(done) = history_check(&mut tx, export)? {
+        return Ok(done);
     }
 
     // 1. Every table staged and loaded, before any old table is touched.
-    for c in export {
-        let b = &c.bundle;
-        let t = &b.table;
+    for step in steps::stage(export, auth)? {
+        let Action::Copy { table, rows } = &step.action else {
+            run_step(&mut tx, &step, report)?;
+            continue;
+        };
+        report.statement(&step.purpose, &step.shown);
         let started = Instant::now();
-        exec(&mut tx, &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&t.schema)), "creating the schema")?;
-        let staging = quote_qualified(&t.schema, &staging_name(&t.name));
-        exec(&mut tx, &format!("DROP TABLE IF EXISTS {staging}"), "dropping a leftover staging table")?;
-        exec(&mut tx, &t.create_table_sql_as(&t.schema, &staging_name(&t.name)), &format!("creating {staging}"))?;
-        let copy = copy_statement(b, &c.bucket, auth, false)?;
-        let bar = report.copy_started(
-            &format!("{}.{}", t.schema, t.name),
-            &format!("{}.{}: COPY from {} ({} files, {} rows)", t.schema, t.name, b.manifest_key, b.totals.files, b.totals.rows),
-        );
-        let result = tx.execute(copy.as_str(), &[]);
+        let bar = report.copy_started(table, &format!("{table}: {}", step.purpose));
+        let result = tx.execute(step.sql.as_str(), &[]);
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
@@ -175,134 +189,27 @@ fn try_load(
                 let msg = describe(&e);
                 drop(tx);
                 let explained = explain_copy_error(db);
-                let message = format!("COPY into {}.{} failed: {msg}{explained}", t.schema, t.name);
+                let message = format!("COPY into {table} failed: {msg}{explained}");
                 return Err(LoadError::Failed { message, source: Some(Box::new(e)) }.into());
             }
         };
-        if n != b.totals.rows {
-            return Err(LoadError::failed(format!(
-                "{}.{}: COPY loaded {n} rows but the export holds {}; nothing was changed",
-                t.schema, t.name, b.totals.rows
-            ))
-            .into());
+        if n != *rows {
+            return Err(LoadError::failed(format!("{table}: COPY loaded {n} rows but the export holds {rows}; nothing was changed")).into());
         }
-        report.table_loaded(&t.schema, &t.name, n, started.elapsed());
+        let (schema, name) = table.split_once('.').unwrap_or(("", table));
+        report.table_loaded(schema, name, n, started.elapsed());
     }
 
-    // 2. Every lock the swap needs, in one statement, before any is used: views (outermost
-    // first, as a query on a view locks it before its tables), then the tables in export order.
-    // Readers hold nothing the loader waits for while it holds something they need, unless one
-    // statement reads these tables in another order.
-    let mut tables = Vec::new();
-    let mut views = Vec::new();
-    for c in export {
-        let t = &c.bundle.table;
-        let found = tx
-            .query(
-                "SELECT c.oid::int8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
-                &[&t.schema, &t.name],
-            )
-            .map_err(|e| LoadError::failed_sql(&format!("reading {}.{}", t.schema, t.name), e))?;
-        if let Some(r) = found.first() {
-            tables.push(quote_qualified(&t.schema, &t.name));
-            for v in dependents(&mut tx, r.get(0), false)? {
-                let name = quote_qualified(&v.schema, &v.name);
-                if !views.contains(&name) {
-                    views.push(name);
-                }
-            }
+    // 2. The swap, built from what the target holds. Its first step takes every lock at once:
+    // views (outermost first, as a query on a view locks it before its tables), then the
+    // tables in export order. Once they are held, the target must still be what the steps
+    // were built from; if a view or grant changed meanwhile, the whole load runs again.
+    let target = read_target(&mut tx, export, drop_missing)?;
+    for step in steps::swap(export, &target) {
+        run_step(&mut tx, &step, report)?;
+        if step.action == Action::Lock && read_target(&mut tx, export, drop_missing)? != target {
+            return Err(Attempt::Conflict("the tables to swap changed while the load waited for its locks".into()));
         }
-    }
-    if !tables.is_empty() {
-        views.reverse();
-        let all: Vec<String> = views.into_iter().chain(tables).collect();
-        exec(&mut tx, &format!("LOCK {}", all.join(", ")), "locking the tables to swap")?;
-    }
-
-    // 3. The swap, table by table, in the same transaction.
-    for c in export {
-        let t = &c.bundle.table;
-        let target = quote_qualified(&t.schema, &t.name);
-        let old = tx
-            .query(
-                "SELECT c.oid::int8, pg_get_userbyid(c.relowner)::text, c.relacl::text FROM pg_class c \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
-                &[&t.schema, &t.name],
-            )
-            .map_err(|e| LoadError::failed_sql(&format!("reading {target}"), e))?;
-        if let Some(row) = old.first() {
-            let (oid, owner, acl): (i64, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
-            let views = dependent_views(&mut tx, oid)?;
-            for v in views.iter().rev() {
-                exec(&mut tx, &format!("DROP VIEW {}", quote_qualified(&v.schema, &v.name)), "dropping a dependent view")?;
-            }
-            exec(
-                &mut tx,
-                &format!("ALTER TABLE {target} RENAME TO {}", quote_ident(&retired_name(&t.name))),
-                "renaming the old table",
-            )?;
-            exec(
-                &mut tx,
-                &format!(
-                    "ALTER TABLE {} RENAME TO {}",
-                    quote_qualified(&t.schema, &staging_name(&t.name)),
-                    quote_ident(&t.name)
-                ),
-                "renaming the new table",
-            )?;
-            exec(&mut tx, &format!("ALTER TABLE {target} OWNER TO {}", quote_ident(&owner)), "carrying over the owner")?;
-            for g in grants_from_acl(acl.as_deref().unwrap_or("{}"), &owner, &target) {
-                exec(&mut tx, &g, "carrying over a grant")?;
-            }
-            exec(
-                &mut tx,
-                &format!("DROP TABLE {}", quote_qualified(&t.schema, &retired_name(&t.name))),
-                "dropping the old table",
-            )?;
-            for v in &views {
-                let name = quote_qualified(&v.schema, &v.name);
-                let def = v.definition.trim().trim_end_matches(';');
-                exec(&mut tx, &format!("CREATE VIEW {name} AS {def}"), &format!("re-creating the view {name}"))?;
-                exec(&mut tx, &format!("ALTER TABLE {name} OWNER TO {}", quote_ident(&v.owner)), "carrying over a view's owner")?;
-                for g in grants_from_acl(v.acl.as_deref().unwrap_or("{}"), &v.owner, &name) {
-                    exec(&mut tx, &g, "carrying over a view's grant")?;
-                }
-            }
-            if !views.is_empty() {
-                report.line("views", &format!("{target}: re-created {} dependent view(s) on the new table", views.len()));
-            }
-        } else {
-            exec(
-                &mut tx,
-                &format!(
-                    "ALTER TABLE {} RENAME TO {}",
-                    quote_qualified(&t.schema, &staging_name(&t.name)),
-                    quote_ident(&t.name)
-                ),
-                "renaming the new table",
-            )?;
-        }
-        let b = &c.bundle;
-        tx.execute(
-            "INSERT INTO pg2redshift_loader.loads VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, getdate())",
-            &[
-                &t.schema,
-                &t.name,
-                &b.export_id,
-                &b.exported_at,
-                &b.source.database,
-                &b.source.schema,
-                &b.source.table,
-                &(b.totals.rows as i64),
-                &(b.totals.files as i32),
-                &c.url(),
-            ],
-        )
-        .map_err(|e| LoadError::failed_sql("recording the load", e))?;
-    }
-    if drop_missing {
-        drop_gone_tables(&mut tx, export, report)?;
     }
     tx.commit().map_err(|e| {
         if is_conflict(&e) {
@@ -314,45 +221,81 @@ fn try_load(
     Ok(Done::Loaded)
 }
 
-/// Drops the tables loaded from the export's source schemas that the export no longer holds.
-fn drop_gone_tables(tx: &mut Transaction<'_>, export: &[Committed], report: &Reporter) -> Result<(), Attempt> {
-    let present: Vec<(String, String)> =
-        export.iter().map(|c| (c.bundle.table.schema.clone(), c.bundle.table.name.clone())).collect();
-    let mut sources: Vec<(String, String)> =
-        export.iter().map(|c| (c.bundle.source.database.clone(), c.bundle.source.schema.clone())).collect();
-    sources.dedup();
-    for (database, schema) in sources {
-        let rows = tx
-            .query(
-                "SELECT DISTINCT target_schema, target_table FROM pg2redshift_loader.loads \
-                 WHERE source_database = $1 AND source_schema = $2",
-                &[&database, &schema],
-            )
-            .map_err(|e| LoadError::failed_sql("reading the load history", e))?;
-        for r in rows {
-            let (ts, tt): (String, String) = (r.get(0), r.get(1));
-            if present.contains(&(ts.clone(), tt.clone())) {
-                continue;
-            }
-            let name = quote_qualified(&ts, &tt);
-            exec(tx, &format!("DROP TABLE IF EXISTS {name}"), &format!("dropping {name}, gone from the source"))?;
-            tx.execute("DELETE FROM pg2redshift_loader.loads WHERE target_schema = $1 AND target_table = $2", &[&ts, &tt])
-                .map_err(|e| LoadError::failed_sql("updating the load history", e))?;
-            report.line("dropped", &format!("{ts}.{tt}: dropped (no longer in {database}/{schema})"));
-        }
+/// Runs one step of the load and reports it.
+fn run_step(tx: &mut Transaction<'_>, step: &Step, report: &Reporter) -> Result<(), Attempt> {
+    report.statement(&step.purpose, &step.shown);
+    exec(tx, &step.sql, &step.purpose)?;
+    if let Some((event, message)) = &step.note {
+        report.line(event, message);
     }
     Ok(())
 }
 
-/// Ordinary views on the table, and views on those, in creation order. Late-binding views are
-/// left alone: they follow the name.
-fn dependent_views(tx: &mut Transaction<'_>, table_oid: i64) -> Result<Vec<DependentView>, Attempt> {
-    dependents(tx, table_oid, true)
+/// What the swap depends on: each table's predecessor (owner, grants, ordinary views), every
+/// view to lock, and with `drop_missing` the tables gone from the source schemas.
+pub fn read_target(tx: &mut Transaction<'_>, export: &[Committed], drop_missing: bool) -> Result<TargetState, LoadError> {
+    let mut target = TargetState::default();
+    let mut lock_views = Vec::new();
+    for c in export {
+        let t = &c.bundle.table;
+        let found = tx
+            .query(
+                "SELECT c.oid::int8, pg_get_userbyid(c.relowner)::text, c.relacl::text FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
+                &[&t.schema, &t.name],
+            )
+            .map_err(|e| LoadError::failed_sql(&format!("reading {}.{}", t.schema, t.name), e))?;
+        let Some(row) = found.first() else {
+            target.old.push(None);
+            continue;
+        };
+        let (oid, owner, acl): (i64, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
+        for v in dependents(tx, oid, false)? {
+            let name = quote_qualified(&v.schema, &v.name);
+            if !lock_views.contains(&name) {
+                lock_views.push(name);
+            }
+        }
+        target.old.push(Some(OldTable { owner, acl, views: dependents(tx, oid, true)? }));
+    }
+    lock_views.reverse();
+    target.lock_views = lock_views;
+    if drop_missing {
+        target.gone = gone_tables(tx, export)?;
+    }
+    Ok(target)
+}
+
+/// Tables loaded earlier from the export's source schemas that the export no longer holds.
+fn gone_tables(tx: &mut Transaction<'_>, export: &[Committed]) -> Result<Vec<(String, String)>, LoadError> {
+    let present: Vec<(String, String)> =
+        export.iter().map(|c| (c.bundle.table.schema.clone(), c.bundle.table.name.clone())).collect();
+    let mut sources: Vec<(String, String)> =
+        export.iter().map(|c| (c.bundle.source.database.clone(), c.bundle.source.schema.clone())).collect();
+    sources.sort();
+    sources.dedup();
+    let mut gone = Vec::new();
+    for (database, schema) in sources {
+        let rows = tx
+            .query(
+                "SELECT DISTINCT target_schema, target_table FROM pg2redshift_loader.loads \
+                 WHERE source_database = $1 AND source_schema = $2 ORDER BY 1, 2",
+                &[&database, &schema],
+            )
+            .map_err(|e| LoadError::failed_sql("reading the load history", e))?;
+        for r in rows {
+            let table: (String, String) = (r.get(0), r.get(1));
+            if !present.contains(&table) && !gone.contains(&table) {
+                gone.push(table);
+            }
+        }
+    }
+    Ok(gone)
 }
 
 /// Views on the table and views on those, in creation order; `ordinary_only` leaves out
-/// late-binding views.
-fn dependents(tx: &mut Transaction<'_>, table_oid: i64, ordinary_only: bool) -> Result<Vec<DependentView>, Attempt> {
+/// late-binding views, which follow the name and need nothing.
+fn dependents(tx: &mut Transaction<'_>, table_oid: i64, ordinary_only: bool) -> Result<Vec<DependentView>, LoadError> {
     if !ordinary_only {
         return views_on(tx, table_oid, &[]);
     }
@@ -369,7 +312,7 @@ fn dependents(tx: &mut Transaction<'_>, table_oid: i64, ordinary_only: bool) -> 
     views_on(tx, table_oid, &late)
 }
 
-fn views_on(tx: &mut Transaction<'_>, table_oid: i64, late: &[(String, String)]) -> Result<Vec<DependentView>, Attempt> {
+fn views_on(tx: &mut Transaction<'_>, table_oid: i64, late: &[(String, String)]) -> Result<Vec<DependentView>, LoadError> {
     let mut out: Vec<DependentView> = Vec::new();
     let mut queue = vec![table_oid];
     let mut seen = vec![table_oid];

@@ -69,7 +69,24 @@ fn load_swaps_keeping_grants_and_views_once_and_never_older() {
     )
     .expect("change");
     let second = export_schema(&mut src, "ld1", &prefix);
-    must_load(&second);
+    // plan lists exactly the statements load then runs (owner, grants and views included),
+    // with the role but never a secret.
+    let planned = sql_events(&loader().args(["plan", "--json", &second]).output().expect("plan"));
+    let plan = loader()
+        .args(["plan", &second])
+        .env_remove("REDSHIFT_LOAD_IAM_ROLE")
+        .env("REDSHIFT_LOAD_ACCESS_KEY_ID", "AKIDSECRETLOOKING")
+        .env("REDSHIFT_LOAD_SECRET_ACCESS_KEY", "very-secret")
+        .output()
+        .expect("plan");
+    let p = text(&plan);
+    assert!(plan.status.success() && p.contains("COPY \"ld1\".\"a__pg2rs_new\""), "{p}");
+    assert!(!p.contains("very-secret") && !p.contains("AKIDSECRETLOOKING"), "{p}");
+    let ran = sql_events(&load(&["--json", &second]));
+    assert_eq!(planned, ran, "plan and load differ");
+    for expected in ["OWNER TO", "GRANT SELECT ON \"ld1\".\"a\"", "CREATE VIEW \"ld1\".\"v_plain\"", "LOCK "] {
+        assert!(ran.iter().any(|s| s.contains(expected)), "load ran no {expected}: {ran:#?}");
+    }
     assert_eq!(count(&mut rs, "SELECT count(*) FROM ld1.a"), 24);
     assert_eq!(count(&mut rs, "SELECT n FROM ld1.v_plain"), 24, "ordinary view re-created on the new table");
     assert_eq!(count(&mut rs, "SELECT n FROM ld1.v_late"), 24, "late-binding view follows the name");
@@ -100,17 +117,17 @@ fn load_swaps_keeping_grants_and_views_once_and_never_older() {
     let s = text(&status);
     let export_id = second.rsplit('/').nth(1).expect("export id");
     assert!(s.contains("\"table\":\"ld1.a\"") && s.contains(export_id), "{s}");
-    // plan prints SQL with the role but never a secret.
-    let plan = loader()
-        .args(["plan", &second])
-        .env_remove("REDSHIFT_LOAD_IAM_ROLE")
-        .env("REDSHIFT_LOAD_ACCESS_KEY_ID", "AKIDSECRETLOOKING")
-        .env("REDSHIFT_LOAD_SECRET_ACCESS_KEY", "very-secret")
-        .output()
-        .expect("plan");
-    let p = text(&plan);
-    assert!(plan.status.success() && p.contains("COPY \"ld1\".\"a__pg2rs_new\""), "{p}");
-    assert!(!p.contains("very-secret") && !p.contains("AKIDSECRETLOOKING"), "{p}");
+}
+
+/// The statements of `sql` events in a `--json` run, in order.
+fn sql_events(o: &Output) -> Vec<String> {
+    assert!(o.status.success(), "{}", text(o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "sql")
+        .filter_map(|v| v["sql"].as_str().map(str::to_string))
+        .collect()
 }
 
 #[test]

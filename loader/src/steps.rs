@@ -1,0 +1,188 @@
+//! The statements of one load, built once, each with its purpose: `load` runs this list in
+//! order and `plan` prints it (secrets redacted), so the two cannot drift apart. Pure: what
+//! the target holds comes in as a [`TargetState`] read by the caller.
+
+use pg2redshift_bundle::{quote_ident, quote_qualified};
+
+use crate::error::LoadError;
+use crate::sql::{CopyAuth, copy_statement, grants_from_acl, quote_literal, retired_name, staging_name};
+use crate::state;
+use crate::store::Committed;
+
+/// How the loader runs a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run it; any error fails the load.
+    Run,
+    /// A COPY whose loaded row count must equal the bundle's.
+    Copy { table: String, rows: u64 },
+    /// The LOCK of the swap: once it is held, what the target holds is read again and must be
+    /// what these steps were built from.
+    Lock,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub purpose: String,
+    /// What runs.
+    pub sql: String,
+    /// What is printed: `sql` with secrets redacted.
+    pub shown: String,
+    pub action: Action,
+    /// A line for the report once the step succeeded: (event, message).
+    pub note: Option<(&'static str, String)>,
+}
+
+fn run(purpose: impl Into<String>, sql: String) -> Step {
+    Step { purpose: purpose.into(), shown: sql.clone(), sql, action: Action::Run, note: None }
+}
+
+/// An ordinary view on a table being replaced, or on such a view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependentView {
+    pub schema: String,
+    pub name: String,
+    pub definition: String,
+    pub owner: String,
+    pub acl: Option<String>,
+}
+
+/// The table a new one replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OldTable {
+    pub owner: String,
+    pub acl: Option<String>,
+    /// Ordinary views to drop and re-create, in creation order.
+    pub views: Vec<DependentView>,
+}
+
+/// What the target holds that the swap depends on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetState {
+    /// One entry per table of the export, in export order: the table it replaces, if any.
+    pub old: Vec<Option<OldTable>>,
+    /// Every view on the old tables (late-binding ones included), quoted, outermost first.
+    pub lock_views: Vec<String>,
+    /// Tables loaded earlier from the export's source schemas that it no longer holds (only
+    /// with `--drop-missing`).
+    pub gone: Vec<(String, String)>,
+}
+
+/// The first step of every load: one loader at a time.
+pub fn lock_history() -> Step {
+    run("locking the load history", state::LOCK.to_string())
+}
+
+/// Every table created under its staging name and COPYed, before any old table is touched.
+pub fn stage(export: &[Committed], auth: &CopyAuth) -> Result<Vec<Step>, LoadError> {
+    let mut steps = Vec::new();
+    for c in export {
+        let t = &c.bundle.table;
+        let staging = quote_qualified(&t.schema, &staging_name(&t.name));
+        steps.push(run("creating the schema", format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&t.schema))));
+        steps.push(run("dropping a leftover staging table", format!("DROP TABLE IF EXISTS {staging}")));
+        steps.push(run(format!("creating {staging}"), t.create_table_sql_as(&t.schema, &staging_name(&t.name))));
+        steps.push(Step {
+            purpose: format!("loading {staging} from {} ({} files, {} rows)", c.bundle.manifest_key, c.bundle.totals.files, c.bundle.totals.rows),
+            sql: copy_statement(&c.bundle, &c.bucket, auth, false)?,
+            shown: copy_statement(&c.bundle, &c.bucket, auth, true)?,
+            action: Action::Copy { table: format!("{}.{}", t.schema, t.name), rows: c.bundle.totals.rows },
+            note: None,
+        });
+    }
+    Ok(steps)
+}
+
+/// The swap, given what the target holds: one LOCK of every view and old table, then per table
+/// the old table's views dropped, the names swapped, owner and grants carried over, the old
+/// table dropped, the views re-created, and the load recorded; then the gone tables dropped.
+pub fn swap(export: &[Committed], target: &TargetState) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let old_tables: Vec<String> = export
+        .iter()
+        .zip(&target.old)
+        .filter(|(_, old)| old.is_some())
+        .map(|(c, _)| quote_qualified(&c.bundle.table.schema, &c.bundle.table.name))
+        .collect();
+    if !old_tables.is_empty() {
+        let all: Vec<String> = target.lock_views.iter().cloned().chain(old_tables).collect();
+        let sql = format!("LOCK {}", all.join(", "));
+        steps.push(Step { purpose: "locking the tables to swap".into(), shown: sql.clone(), sql, action: Action::Lock, note: None });
+    }
+    for (c, old) in export.iter().zip(&target.old) {
+        let t = &c.bundle.table;
+        let target_name = quote_qualified(&t.schema, &t.name);
+        let rename_new = run(
+            "renaming the new table",
+            format!("ALTER TABLE {} RENAME TO {}", quote_qualified(&t.schema, &staging_name(&t.name)), quote_ident(&t.name)),
+        );
+        match old {
+            None => steps.push(rename_new),
+            Some(old) => {
+                for v in old.views.iter().rev() {
+                    steps.push(run("dropping a dependent view", format!("DROP VIEW {}", quote_qualified(&v.schema, &v.name))));
+                }
+                steps.push(run(
+                    "renaming the old table",
+                    format!("ALTER TABLE {target_name} RENAME TO {}", quote_ident(&retired_name(&t.name))),
+                ));
+                steps.push(rename_new);
+                steps.push(run("carrying over the owner", format!("ALTER TABLE {target_name} OWNER TO {}", quote_ident(&old.owner))));
+                for g in grants_from_acl(old.acl.as_deref().unwrap_or("{}"), &old.owner, &target_name) {
+                    steps.push(run("carrying over a grant", g));
+                }
+                steps.push(run("dropping the old table", format!("DROP TABLE {}", quote_qualified(&t.schema, &retired_name(&t.name)))));
+                for v in &old.views {
+                    let name = quote_qualified(&v.schema, &v.name);
+                    let def = v.definition.trim().trim_end_matches(';');
+                    steps.push(run(format!("re-creating the view {name}"), format!("CREATE VIEW {name} AS {def}")));
+                    steps.push(run("carrying over a view's owner", format!("ALTER TABLE {name} OWNER TO {}", quote_ident(&v.owner))));
+                    for g in grants_from_acl(v.acl.as_deref().unwrap_or("{}"), &v.owner, &name) {
+                        steps.push(run("carrying over a view's grant", g));
+                    }
+                }
+                if let (Some(last), false) = (steps.last_mut(), old.views.is_empty()) {
+                    last.note = Some(("views", format!("{target_name}: re-created {} dependent view(s) on the new table", old.views.len())));
+                }
+            }
+        }
+        steps.push(record(c));
+    }
+    for (schema, table) in &target.gone {
+        let name = quote_qualified(schema, table);
+        steps.push(run(format!("dropping {name}, gone from the source"), format!("DROP TABLE IF EXISTS {name}")));
+        let mut forget = run(
+            "updating the load history",
+            format!(
+                "DELETE FROM pg2redshift_loader.loads WHERE target_schema = {} AND target_table = {}",
+                quote_literal(schema),
+                quote_literal(table)
+            ),
+        );
+        forget.note = Some(("dropped", format!("{schema}.{table}: dropped (no longer in its source schema)")));
+        steps.push(forget);
+    }
+    steps
+}
+
+/// The row of the load history for one table, in the load's own transaction.
+fn record(c: &Committed) -> Step {
+    let b = &c.bundle;
+    let values = [
+        quote_literal(&b.table.schema),
+        quote_literal(&b.table.name),
+        quote_literal(&b.export_id),
+        quote_literal(&b.exported_at),
+        quote_literal(&b.source.database),
+        quote_literal(&b.source.schema),
+        quote_literal(&b.source.table),
+        b.totals.rows.to_string(),
+        b.totals.files.to_string(),
+        quote_literal(&c.url()),
+        "getdate()".to_string(),
+    ];
+    run("recording the load", format!("INSERT INTO pg2redshift_loader.loads VALUES ({})", values.join(", ")))
+}
+
+#[cfg(test)]
+mod tests;

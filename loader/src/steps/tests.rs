@@ -1,0 +1,88 @@
+use super::*;
+use pg2redshift_bundle::{Bundle, ColumnDef, DistStyle, Encoding, RedshiftType, SortKey, TableDef};
+
+fn committed(table: &str) -> Committed {
+    let def = TableDef {
+        schema: "s".into(),
+        name: table.into(),
+        columns: vec![ColumnDef { name: "id".into(), data_type: RedshiftType::Integer, not_null: true }],
+        primary_key: Vec::new(),
+        dist_style: DistStyle::Auto,
+        sort_key: SortKey::Auto,
+    };
+    let json = serde_json::json!({
+        "format_version": pg2redshift_bundle::FORMAT_VERSION, "kind": "full",
+        "export_id": "20261204T000000Z-abcd1234", "exported_at": "2026-12-04T00:00:00.000000Z", "producer": "test",
+        "source": { "database": "app", "schema": "s", "table": table, "relkind": "r", "snapshot": "1:1:" },
+        "export": [{ "schema": "s", "table": table, "bundle_key": format!("app/s.{table}/x/bundle.json") }],
+        "table": serde_json::to_value(&def).expect("table"),
+        "create_table_sql": "CREATE TABLE …",
+        "columns": [{ "source_name": "id", "source_type": "integer", "name": "id", "type": "INTEGER", "nullable": false }],
+        "encoding": serde_json::to_value(Encoding::current()).expect("encoding"),
+        "manifest_key": format!("app/s.{table}/x/manifest.json"),
+        "files": [{ "key": format!("app/s.{table}/x/part-00000.csv.gz"), "rows": 3, "raw_bytes": 9, "compressed_bytes": 30 }],
+        "totals": { "rows": 3, "files": 1, "raw_bytes": 9, "compressed_bytes": 30 },
+        "changes": { "policy": "error", "columns": {}, "total": 0 }
+    });
+    let bundle = Bundle::from_json(&json.to_string()).expect("a valid bundle");
+    Committed { bucket: "b".into(), key: format!("app/s.{table}/x/bundle.json"), bundle }
+}
+
+fn sql(steps: &[Step]) -> Vec<&str> {
+    steps.iter().map(|s| s.shown.as_str()).collect()
+}
+
+#[test]
+fn staging_copies_every_table_and_redacts_only_what_is_shown() {
+    let auth = CopyAuth::Keys { access_key_id: "AKIA".into(), secret_access_key: "s3cr3t".into(), session_token: None };
+    let steps = stage(&[committed("t")], &auth).expect("stage");
+    assert_eq!(steps.len(), 4);
+    assert_eq!(steps[3].action, Action::Copy { table: "s.t".into(), rows: 3 });
+    assert!(steps[3].sql.contains("'s3cr3t'") && !steps[3].shown.contains("s3cr3t"));
+}
+
+#[test]
+fn a_new_table_is_renamed_and_recorded() {
+    let state = TargetState { old: vec![None], ..TargetState::default() };
+    let steps = swap(&[committed("t")], &state);
+    assert_eq!(sql(&steps)[0], "ALTER TABLE \"s\".\"t__pg2rs_new\" RENAME TO \"t\"");
+    assert!(steps[1].sql.starts_with("INSERT INTO pg2redshift_loader.loads VALUES ('s', 't', '20261204T000000Z-abcd1234'"));
+    assert!(steps.iter().all(|s| s.action != Action::Lock), "nothing to lock without an old table");
+}
+
+#[test]
+fn an_old_table_hands_over_owner_grants_and_views() {
+    let view = DependentView {
+        schema: "s".into(),
+        name: "v".into(),
+        definition: " SELECT count(*) AS n FROM s.t;".into(),
+        owner: "bob".into(),
+        acl: Some("{bob=arwdRxt/bob,ann=r/bob}".into()),
+    };
+    let state = TargetState {
+        old: vec![Some(OldTable { owner: "alice".into(), acl: Some("{alice=arwdRxt/alice,ann=r/alice}".into()), views: vec![view] })],
+        lock_views: vec!["\"s\".\"v\"".into()],
+        gone: vec![("s".into(), "old_one".into())],
+    };
+    let steps = swap(&[committed("t")], &state);
+    assert_eq!(
+        sql(&steps)[..10],
+        [
+            "LOCK \"s\".\"v\", \"s\".\"t\"",
+            "DROP VIEW \"s\".\"v\"",
+            "ALTER TABLE \"s\".\"t\" RENAME TO \"t__pg2rs_old\"",
+            "ALTER TABLE \"s\".\"t__pg2rs_new\" RENAME TO \"t\"",
+            "ALTER TABLE \"s\".\"t\" OWNER TO \"alice\"",
+            "GRANT SELECT ON \"s\".\"t\" TO \"ann\"",
+            "DROP TABLE \"s\".\"t__pg2rs_old\"",
+            "CREATE VIEW \"s\".\"v\" AS SELECT count(*) AS n FROM s.t",
+            "ALTER TABLE \"s\".\"v\" OWNER TO \"bob\"",
+            "GRANT SELECT ON \"s\".\"v\" TO \"ann\"",
+        ]
+    );
+    assert_eq!(steps[0].action, Action::Lock);
+    assert!(steps[9].note.is_some(), "the re-created views are reported");
+    let tail = sql(&steps);
+    assert_eq!(tail[tail.len() - 2], "DROP TABLE IF EXISTS \"s\".\"old_one\"");
+    assert!(tail[tail.len() - 1].starts_with("DELETE FROM pg2redshift_loader.loads WHERE target_schema = 's'"));
+}
