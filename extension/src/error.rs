@@ -48,6 +48,13 @@ fn quote_literal(s: &str) -> String {
 }
 
 impl ExportError {
+    /// The five-character SQLSTATE, as messages and the history show it.
+    pub fn sqlstate_code(&self) -> String {
+        let code = self.sqlstate() as i32;
+        // PostgreSQL packs the five characters six bits each, lowest first (MAKE_SQLSTATE).
+        (0..5).map(|i| char::from(b'0' + ((code >> (6 * i)) & 0x3f) as u8)).collect()
+    }
+
     fn sqlstate(&self) -> PgSqlErrorCode {
         use PgSqlErrorCode::*;
         match self {

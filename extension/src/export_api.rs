@@ -170,13 +170,28 @@ fn redshift_export_one(
     ),
 >, ErrorReport> {
     let rel = rel.ok_or(ExportError::NullArgument("rel"))?;
-    let settings = export_settings(bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable)
-        ?;
-    let options = table_options(target_schema, target_table, diststyle, distkey, sortkey, sortkey_style, numeric_scale)
-        ?;
-    let results = export(vec![TableRequest { oid: rel.oid(), options }], &settings)?;
-    crate::history::record(&results)?;
-    Ok(rows(results))
+    let oid = rel.oid();
+    recorded(&[oid], || {
+        let settings =
+            export_settings(bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable)?;
+        let options = table_options(target_schema, target_table, diststyle, distkey, sortkey, sortkey_style, numeric_scale)?;
+        export(vec![TableRequest { oid, options }], &settings)
+    })
+}
+
+/// Runs an export; its result is recorded in the history (a failure too, before it is raised).
+#[track_caller]
+fn recorded(
+    tables: &[pg_sys::Oid],
+    run: impl FnOnce() -> Result<Vec<TableResult>, ExportError>,
+) -> Result<ExportRows, ErrorReport> {
+    match run().and_then(|results| crate::history::record(&results).map(|()| results)) {
+        Ok(results) => Ok(rows(results)),
+        Err(err) => {
+            crate::history::record_failure(tables, &err);
+            Err(err.into())
+        }
+    }
 }
 
 /// The same, for a table named by text: `redshift_export('public.t')` would otherwise be
@@ -318,7 +333,8 @@ fn redshift_export_schema(
     let oids = crate::catalog::schema_tables(schema, include, exclude)?;
     if oids.is_empty() {
         let exclude = exclude.unwrap_or("").into();
-        return Err(ExportError::NoTables { schema: schema.into(), include: include.into(), exclude }.into());
+        // A scheduled export of an empty selection failed: it is in the history too.
+        return recorded(&[], || Err(ExportError::NoTables { schema: schema.into(), include: include.into(), exclude }));
     }
     export_many(oids, bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable, target_schema, diststyle, numeric_scale)
 }
@@ -338,26 +354,25 @@ fn export_many(
     diststyle: Option<&str>,
     numeric_scale: Option<i32>,
 ) -> Result<ExportRows, ErrorReport> {
-    let settings = export_settings(bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable)
-        ?;
-    let mut requests = Vec::with_capacity(oids.len());
+    let mut unique = std::collections::HashSet::new();
+    let oids: Vec<pg_sys::Oid> = oids.into_iter().map(|o| o.0).filter(|o| unique.insert(*o)).collect();
     // Opened relations hold their lock until dropped: none is dropped by another session
     // mid-export.
     let mut opened = Vec::with_capacity(oids.len());
-    let mut seen = std::collections::HashSet::new();
-    for oid in oids {
-        if !seen.insert(oid.0) {
-            continue;
+    let result = recorded(&oids, || {
+        let settings =
+            export_settings(bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable)?;
+        let mut requests = Vec::with_capacity(oids.len());
+        for &oid in &oids {
+            // SAFETY: the oid comes from the catalog in this transaction; with_lock raises an
+            // ERROR if the relation has gone since, and the lock lasts until the transaction ends.
+            let rel = unsafe { PgRelation::with_lock(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+            let options = table_options(target_schema, None, diststyle, None, None, None, numeric_scale)?;
+            requests.push(TableRequest { oid: rel.oid(), options });
+            opened.push(rel);
         }
-        // SAFETY: the oid comes from the catalog in this transaction; with_lock raises an ERROR
-        // if the relation has gone since, and the lock lasts until the transaction ends.
-        let rel = unsafe { PgRelation::with_lock(oid.0, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
-        let options = table_options(target_schema, None, diststyle, None, None, None, numeric_scale)?;
-        requests.push(TableRequest { oid: rel.oid(), options });
-        opened.push(rel);
-    }
-    let results = export(requests, &settings)?;
-    crate::history::record(&results)?;
+        export(requests, &settings)
+    });
     drop(opened);
-    Ok(rows(results))
+    result
 }

@@ -187,6 +187,25 @@ fn values_redshift_cannot_hold_are_refused_and_nothing_is_left() {
     db.batch_execute("CREATE TABLE heap (v float8); INSERT INTO heap VALUES (1), ('NaN');").unwrap();
     let message = expect_sqlstate(&mut db, "SELECT * FROM redshift_export('heap')", "22003");
     assert!(message.contains("ctid (0,2)"), "{message}");
+
+    // Every failed export is in the history with its error, although its transaction rolled back.
+    let failed: Vec<(String, Vec<String>, String)> = db
+        .query(
+            "SELECT error, tables, exported_by::text FROM redshift_export_history WHERE status = 'failed' ORDER BY started_at",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(failed.len(), cases.len() + 1, "{failed:#?}");
+    for (i, (_, _, code, _)) in cases.iter().enumerate() {
+        let (error, tables, by) = &failed[i];
+        assert!(error.contains(&format!("({code})")) && error.contains(&format!("bad_{i}")), "{error}");
+        assert_eq!((tables.as_slice(), by.as_str()), ([format!("bad_{i}")].as_slice(), "postgres"));
+    }
+    let committed: i64 = db.query_one("SELECT count(*) FROM redshift_export_history WHERE status = 'committed'", &[]).unwrap().get(0);
+    assert_eq!(committed, 0);
 }
 
 #[test]

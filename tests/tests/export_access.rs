@@ -55,8 +55,15 @@ fn privileges_and_row_level_security_apply() {
         .get(0);
     assert_eq!(by, "e2e_analyst");
 
-    // Only a superuser may point exports at another endpoint.
+    // Only a superuser may point exports at another endpoint. The refusal is recorded as the
+    // analyst's failed export.
     expect_sqlstate(&mut analyst, "SELECT * FROM redshift_export('orders', endpoint => 'http://127.0.0.1:1')", "42501");
+    let row = admin
+        .query_one("SELECT exported_by::text, error FROM redshift_export_history WHERE status = 'failed'", &[])
+        .unwrap();
+    let (by, error): (String, String) = (row.get(0), row.get(1));
+    assert_eq!(by, "e2e_analyst");
+    assert!(error.contains("(42501)") && error.contains("endpoint"), "{error}");
 
     // Credentials set by a superuser are invisible to other roles.
     analyst.batch_execute("SELECT redshift_export_version()").unwrap();
