@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use pg2redshift_bundle::redshift::{
     MAX_COLUMNS, MAX_COMPOUND_SORTKEY_COLUMNS, MAX_INTERLEAVED_SORTKEY_COLUMNS,
 };
-use pg2redshift_bundle::{ColumnDef, DistStyle, RedshiftType, SortKey, TableDef};
+use pg2redshift_bundle::{ColumnDef, DistStyle, RedshiftType, SortKey, TableDef, quote_ident};
 
 use crate::mapping::{MappingOptions, TypeMapping, map_type};
 use crate::names::{NameProblem, check_column_name, check_relation_name, fold};
@@ -51,24 +51,29 @@ pub enum DefinitionError {
     NoColumns { relation: String },
     #[error("{relation} has {count} columns; a Redshift table holds at most 1600")]
     TooManyColumns { relation: String, count: usize },
-    #[error("{what} name {name:?} of {relation} {problem}")]
+    #[error("{what} name {} of {relation} {problem}", quote_ident(name))]
     InvalidName { relation: String, what: &'static str, name: String, problem: NameProblem },
     #[error("columns of {relation} collide once Redshift folds names to lowercase: {}", describe_collisions(.groups))]
     NameCollision { relation: String, groups: Vec<(String, Vec<String>)> },
-    #[error("invalid value {value:?} for option {option}: expected {expected}")]
+    #[error("invalid value {} for option {option}: expected {expected}", literal(value))]
     InvalidOption { option: &'static str, value: String, expected: &'static str },
-    #[error("option {option} names column {column:?}, which {relation} does not have")]
+    #[error("option {option} names column {}, which {relation} does not have", quote_ident(column))]
     UnknownColumn { relation: String, option: &'static str, column: String },
-    #[error("option {option}: column {column:?} of {relation} becomes {ty}, which Redshift does not allow as a distribution or sort key")]
+    #[error("option {option}: column {} of {relation} becomes {ty}, which Redshift does not allow as a distribution or sort key", quote_ident(column))]
     KeyColumnType { relation: String, option: &'static str, column: String, ty: RedshiftType },
+}
+
+/// A value as an SQL literal, as messages show option values.
+fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
 }
 
 fn describe_collisions(groups: &[(String, Vec<String>)]) -> String {
     groups
         .iter()
         .map(|(folded, names)| {
-            let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
-            format!("{} all become {folded:?}", names.join(", "))
+            let names: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
+            format!("{} all become {}", names.join(", "), quote_ident(folded))
         })
         .collect::<Vec<_>>()
         .join("; ")

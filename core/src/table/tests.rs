@@ -153,3 +153,11 @@ fn relations_without_columns_or_with_too_many_are_refused() {
         Err(DefinitionError::TooManyColumns { count: 1601, .. })
     ));
 }
+
+#[test]
+fn messages_quote_names_and_values_as_sql_does() {
+    let err = DefinitionError::UnknownColumn { relation: "\"s\".\"t\"".into(), option: "distkey", column: "My \"odd\" col".into() };
+    assert_eq!(err.to_string(), "option distkey names column \"My \"\"odd\"\" col\", which \"s\".\"t\" does not have");
+    let err = DefinitionError::InvalidOption { option: "diststyle", value: "it's".into(), expected: "auto, even, all or key" };
+    assert!(err.to_string().starts_with("invalid value 'it''s' for option diststyle"), "{err}");
+}
