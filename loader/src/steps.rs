@@ -40,6 +40,9 @@ fn run(purpose: impl Into<String>, sql: String) -> Step {
 /// An ordinary view on a table being replaced, or on such a view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DependentView {
+    /// Its OID: a view is created after the views it reads, so OID order is an order in which
+    /// they can be created again.
+    pub oid: i64,
     pub schema: String,
     pub name: String,
     pub definition: String,
@@ -61,8 +64,6 @@ pub struct OldTable {
 pub struct TargetState {
     /// One entry per table of the export, in export order: the table it replaces, if any.
     pub old: Vec<Option<OldTable>>,
-    /// Every view on the old tables (late-binding ones included), quoted, outermost first.
-    pub lock_views: Vec<String>,
     /// Tables loaded earlier from the export's source schemas that it no longer holds (only
     /// with `--drop-missing`).
     pub gone: Vec<(String, String)>,
@@ -93,11 +94,41 @@ pub fn stage(export: &[Committed], auth: &CopyAuth) -> Result<Vec<Step>, LoadErr
     Ok(steps)
 }
 
-/// The swap, given what the target holds: one LOCK of every view and old table, then per table
-/// the old table's views dropped, the names swapped, owner and grants carried over, the old
-/// table dropped, the views re-created, and the load recorded; then the gone tables dropped.
+impl TargetState {
+    /// Every ordinary view on the old tables once, in an order they can be created in.
+    pub fn views(&self) -> Vec<&DependentView> {
+        let mut views: Vec<&DependentView> = Vec::new();
+        for v in self.old.iter().flatten().flat_map(|old| &old.views) {
+            if !views.iter().any(|w| w.oid == v.oid) {
+                views.push(v);
+            }
+        }
+        views.sort_by_key(|v| v.oid);
+        views
+    }
+
+    /// What the target holds once the swap's first steps dropped the views.
+    pub fn without_views(&self) -> TargetState {
+        let mut state = self.clone();
+        for old in state.old.iter_mut().flatten() {
+            old.views.clear();
+        }
+        state
+    }
+}
+
+/// The swap, given what the target holds: the ordinary views on the old tables dropped
+/// (outermost first: a reader locks a view before its tables, and Redshift cannot LOCK a view,
+/// so dropping them first takes their locks in a reader's order); one LOCK of the old tables;
+/// per table the names swapped, owner and grants carried over, the old table dropped and the
+/// load recorded; the views re-created with their owners and grants; then the gone tables
+/// dropped.
 pub fn swap(export: &[Committed], target: &TargetState) -> Vec<Step> {
     let mut steps = Vec::new();
+    let views = target.views();
+    for v in views.iter().rev() {
+        steps.push(run("dropping a dependent view", format!("DROP VIEW {}", quote_qualified(&v.schema, &v.name))));
+    }
     let old_tables: Vec<String> = export
         .iter()
         .zip(&target.old)
@@ -105,8 +136,7 @@ pub fn swap(export: &[Committed], target: &TargetState) -> Vec<Step> {
         .map(|(c, _)| quote_qualified(&c.bundle.table.schema, &c.bundle.table.name))
         .collect();
     if !old_tables.is_empty() {
-        let all: Vec<String> = target.lock_views.iter().cloned().chain(old_tables).collect();
-        let sql = format!("LOCK {}", all.join(", "));
+        let sql = format!("LOCK {}", old_tables.join(", "));
         steps.push(Step { purpose: "locking the tables to swap".into(), shown: sql.clone(), sql, action: Action::Lock, note: None });
     }
     for (c, old) in export.iter().zip(&target.old) {
@@ -119,9 +149,6 @@ pub fn swap(export: &[Committed], target: &TargetState) -> Vec<Step> {
         match old {
             None => steps.push(rename_new),
             Some(old) => {
-                for v in old.views.iter().rev() {
-                    steps.push(run("dropping a dependent view", format!("DROP VIEW {}", quote_qualified(&v.schema, &v.name))));
-                }
                 steps.push(run(
                     "renaming the old table",
                     format!("ALTER TABLE {target_name} RENAME TO {}", quote_ident(&retired_name(&t.name))),
@@ -132,21 +159,21 @@ pub fn swap(export: &[Committed], target: &TargetState) -> Vec<Step> {
                     steps.push(run("carrying over a grant", g));
                 }
                 steps.push(run("dropping the old table", format!("DROP TABLE {}", quote_qualified(&t.schema, &retired_name(&t.name)))));
-                for v in &old.views {
-                    let name = quote_qualified(&v.schema, &v.name);
-                    let def = v.definition.trim().trim_end_matches(';');
-                    steps.push(run(format!("re-creating the view {name}"), format!("CREATE VIEW {name} AS {def}")));
-                    steps.push(run("carrying over a view's owner", format!("ALTER TABLE {name} OWNER TO {}", quote_ident(&v.owner))));
-                    for g in grants_from_acl(v.acl.as_deref().unwrap_or("{}"), &v.owner, &name) {
-                        steps.push(run("carrying over a view's grant", g));
-                    }
-                }
-                if let (Some(last), false) = (steps.last_mut(), old.views.is_empty()) {
-                    last.note = Some(("views", format!("{target_name}: re-created {} dependent view(s) on the new table", old.views.len())));
-                }
             }
         }
         steps.push(record(c));
+    }
+    for v in &views {
+        let name = quote_qualified(&v.schema, &v.name);
+        let def = v.definition.trim().trim_end_matches(';');
+        steps.push(run(format!("re-creating the view {name}"), format!("CREATE VIEW {name} AS {def}")));
+        steps.push(run("carrying over a view's owner", format!("ALTER TABLE {name} OWNER TO {}", quote_ident(&v.owner))));
+        for g in grants_from_acl(v.acl.as_deref().unwrap_or("{}"), &v.owner, &name) {
+            steps.push(run("carrying over a view's grant", g));
+        }
+    }
+    if let (Some(last), false) = (steps.last_mut(), views.is_empty()) {
+        last.note = Some(("views", format!("re-created {} dependent view(s) on the new tables", views.len())));
     }
     for (schema, table) in &target.gone {
         let name = quote_qualified(schema, table);

@@ -200,14 +200,15 @@ fn try_load(
         report.table_loaded(schema, name, n, started.elapsed());
     }
 
-    // 2. The swap, built from what the target holds. Its first step takes every lock at once:
-    // views (outermost first, as a query on a view locks it before its tables), then the
-    // tables in export order. Once they are held, the target must still be what the steps
-    // were built from; if a view or grant changed meanwhile, the whole load runs again.
+    // 2. The swap, built from what the target holds. Its first steps drop the dependent views
+    // (outermost first, the order in which a query on a view locks it and then its tables;
+    // Redshift cannot LOCK a view), then one LOCK takes the tables in export order. Once they
+    // are held, the target must still be what the steps were built from; if a view or grant
+    // changed meanwhile, the whole load runs again.
     let target = read_target(&mut tx, export, drop_missing)?;
     for step in steps::swap(export, &target) {
         run_step(&mut tx, &step, report)?;
-        if step.action == Action::Lock && read_target(&mut tx, export, drop_missing)? != target {
+        if step.action == Action::Lock && read_target(&mut tx, export, drop_missing)? != target.without_views() {
             return Err(Attempt::Conflict("the tables to swap changed while the load waited for its locks".into()));
         }
     }
@@ -231,11 +232,10 @@ fn run_step(tx: &mut Transaction<'_>, step: &Step, report: &Reporter) -> Result<
     Ok(())
 }
 
-/// What the swap depends on: each table's predecessor (owner, grants, ordinary views), every
-/// view to lock, and with `drop_missing` the tables gone from the source schemas.
+/// What the swap depends on: each table's predecessor (owner, grants, ordinary views), and with
+/// `drop_missing` the tables gone from the source schemas.
 pub fn read_target(tx: &mut Transaction<'_>, export: &[Committed], drop_missing: bool) -> Result<TargetState, LoadError> {
     let mut target = TargetState::default();
-    let mut lock_views = Vec::new();
     for c in export {
         let t = &c.bundle.table;
         let found = tx
@@ -250,16 +250,8 @@ pub fn read_target(tx: &mut Transaction<'_>, export: &[Committed], drop_missing:
             continue;
         };
         let (oid, owner, acl): (i64, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
-        for v in dependents(tx, oid, false)? {
-            let name = quote_qualified(&v.schema, &v.name);
-            if !lock_views.contains(&name) {
-                lock_views.push(name);
-            }
-        }
-        target.old.push(Some(OldTable { owner, acl, views: dependents(tx, oid, true)? }));
+        target.old.push(Some(OldTable { owner, acl, views: ordinary_views_on(tx, oid)? }));
     }
-    lock_views.reverse();
-    target.lock_views = lock_views;
     if drop_missing {
         target.gone = gone_tables(tx, export)?;
     }
@@ -293,12 +285,9 @@ fn gone_tables(tx: &mut Transaction<'_>, export: &[Committed]) -> Result<Vec<(St
     Ok(gone)
 }
 
-/// Views on the table and views on those, in creation order; `ordinary_only` leaves out
-/// late-binding views, which follow the name and need nothing.
-fn dependents(tx: &mut Transaction<'_>, table_oid: i64, ordinary_only: bool) -> Result<Vec<DependentView>, LoadError> {
-    if !ordinary_only {
-        return views_on(tx, table_oid, &[]);
-    }
+/// Ordinary views on the table and views on those; late-binding views, which follow the name
+/// and need nothing, are left out.
+fn ordinary_views_on(tx: &mut Transaction<'_>, table_oid: i64) -> Result<Vec<DependentView>, LoadError> {
     let late: Vec<(String, String)> = tx
         .query(
             "SELECT DISTINCT view_schema::text, view_name::text FROM pg_get_late_binding_view_cols() \
@@ -335,7 +324,7 @@ fn views_on(tx: &mut Transaction<'_>, table_oid: i64, late: &[(String, String)])
             }
             seen.push(voi);
             queue.push(voi);
-            out.push(DependentView { schema, name, definition: r.get(3), owner: r.get(4), acl: r.get(5) });
+            out.push(DependentView { oid: voi, schema, name, definition: r.get(3), owner: r.get(4), acl: r.get(5) });
         }
     }
     Ok(out)

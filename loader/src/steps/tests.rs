@@ -53,6 +53,7 @@ fn a_new_table_is_renamed_and_recorded() {
 #[test]
 fn an_old_table_hands_over_owner_grants_and_views() {
     let view = DependentView {
+        oid: 7,
         schema: "s".into(),
         name: "v".into(),
         definition: " SELECT count(*) AS n FROM s.t;".into(),
@@ -61,28 +62,53 @@ fn an_old_table_hands_over_owner_grants_and_views() {
     };
     let state = TargetState {
         old: vec![Some(OldTable { owner: "alice".into(), acl: Some("{alice=arwdRxt/alice,ann=r/alice}".into()), views: vec![view] })],
-        lock_views: vec!["\"s\".\"v\"".into()],
         gone: vec![("s".into(), "old_one".into())],
     };
     let steps = swap(&[committed("t")], &state);
+    let shown = sql(&steps);
     assert_eq!(
-        sql(&steps)[..10],
+        shown[..7],
         [
-            "LOCK \"s\".\"v\", \"s\".\"t\"",
             "DROP VIEW \"s\".\"v\"",
+            "LOCK \"s\".\"t\"",
             "ALTER TABLE \"s\".\"t\" RENAME TO \"t__pg2rs_old\"",
             "ALTER TABLE \"s\".\"t__pg2rs_new\" RENAME TO \"t\"",
             "ALTER TABLE \"s\".\"t\" OWNER TO \"alice\"",
             "GRANT SELECT ON \"s\".\"t\" TO \"ann\"",
             "DROP TABLE \"s\".\"t__pg2rs_old\"",
+        ]
+    );
+    assert!(shown[7].starts_with("INSERT INTO pg2redshift_loader.loads VALUES ('s', 't'"));
+    assert_eq!(
+        shown[8..11],
+        [
             "CREATE VIEW \"s\".\"v\" AS SELECT count(*) AS n FROM s.t",
             "ALTER TABLE \"s\".\"v\" OWNER TO \"bob\"",
             "GRANT SELECT ON \"s\".\"v\" TO \"ann\"",
         ]
     );
-    assert_eq!(steps[0].action, Action::Lock);
-    assert!(steps[9].note.is_some(), "the re-created views are reported");
-    let tail = sql(&steps);
-    assert_eq!(tail[tail.len() - 2], "DROP TABLE IF EXISTS \"s\".\"old_one\"");
-    assert!(tail[tail.len() - 1].starts_with("DELETE FROM pg2redshift_loader.loads WHERE target_schema = 's'"));
+    assert_eq!(steps[1].action, Action::Lock);
+    assert!(steps[10].note.is_some(), "the re-created views are reported");
+    assert_eq!(shown[shown.len() - 2], "DROP TABLE IF EXISTS \"s\".\"old_one\"");
+    assert!(shown[shown.len() - 1].starts_with("DELETE FROM pg2redshift_loader.loads WHERE target_schema = 's'"));
+}
+
+#[test]
+fn a_view_on_two_swapped_tables_is_dropped_once_and_created_after_the_views_it_reads() {
+    let view = |oid: i64, name: &str| DependentView {
+        oid,
+        schema: "s".into(),
+        name: name.into(),
+        definition: format!("SELECT 1 AS {name}"),
+        owner: "bob".into(),
+        acl: None,
+    };
+    // v2 reads v1 (on b) and a: a's list names only v2, b's names v1 then v2.
+    let old = |views: Vec<DependentView>| Some(OldTable { owner: "alice".into(), acl: None, views });
+    let state = TargetState { old: vec![old(vec![view(20, "v2")]), old(vec![view(10, "v1"), view(20, "v2")])], gone: vec![] };
+    let steps = swap(&[committed("a"), committed("b")], &state);
+    let shown = sql(&steps);
+    assert_eq!(shown[..3], ["DROP VIEW \"s\".\"v2\"", "DROP VIEW \"s\".\"v1\"", "LOCK \"s\".\"a\", \"s\".\"b\""]);
+    let created: Vec<&str> = shown.iter().copied().filter(|s| s.starts_with("CREATE VIEW")).collect();
+    assert_eq!(created, ["CREATE VIEW \"s\".\"v1\" AS SELECT 1 AS v1", "CREATE VIEW \"s\".\"v2\" AS SELECT 1 AS v2"]);
 }
