@@ -4,6 +4,7 @@
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+use crate::presentation::Presenter;
 use crate::wire::{Message, MessageReader, MessageWriter, cstr, read_cstr};
 
 pub type ClientWriter = MessageWriter<OwnedWriteHalf>;
@@ -13,6 +14,8 @@ pub struct Backend {
     pub w: MessageWriter<OwnedWriteHalf>,
     /// Transaction status from the last ReadyForQuery: I, T or E.
     pub status: u8,
+    /// How its results and errors are shown to the client.
+    pub presenter: Presenter,
 }
 
 #[derive(Debug, Default)]
@@ -41,7 +44,7 @@ pub async fn connect(
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (r, w) = stream.into_split();
-    let mut be = Backend { r: MessageReader::new(r), w: MessageWriter::new(w), status: b'I' };
+    let mut be = Backend { r: MessageReader::new(r), w: MessageWriter::new(w), status: b'I', presenter: Presenter::default() };
     let mut body = 196_608u32.to_be_bytes().to_vec();
     for (k, v) in params {
         cstr(&mut body, k);
@@ -112,7 +115,7 @@ impl Backend {
             if let Some(c) = relay.as_deref_mut()
                 && m.tag != b'Z'
             {
-                c.send(&m).await?;
+                c.send(&self.presenter.present(&m)).await?;
             }
         }
     }

@@ -22,6 +22,13 @@ BEGIN
   END IF;
 END $$;
 
+-- CURRENT_DATABASE: the database the client connected to (the session sets it at start-up),
+-- not the backing one. https://docs.aws.amazon.com/redshift/latest/dg/r_CURRENT_DATABASE.html
+CREATE OR REPLACE FUNCTION rs_emulator.current_database() RETURNS name
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(nullif(current_setting('rs_emulator.database', true), ''), pg_catalog.current_database())::name
+$$;
+
 CREATE TABLE IF NOT EXISTS rs_emulator.table_attrs (
   relid oid PRIMARY KEY,
   diststyle text NOT NULL,
@@ -74,7 +81,10 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 DROP VIEW IF EXISTS rs_emulator.stl_load_errors, rs_emulator.sys_load_error_detail,
-  rs_emulator.stl_load_commits, rs_emulator.pg_table_def, rs_emulator.svv_table_info;
+  rs_emulator.stl_load_commits, rs_emulator.pg_table_def, rs_emulator.svv_table_info,
+  rs_emulator.stv_db_isolation_level, rs_emulator.svv_all_columns, rs_emulator.svv_columns,
+  rs_emulator.svv_tables, rs_emulator.svv_all_tables, rs_emulator.svv_external_schemas,
+  rs_emulator.svv_external_tables, rs_emulator.svv_external_columns, rs_emulator.pg_proc_info;
 
 CREATE VIEW rs_emulator.stl_load_errors AS
 SELECT userid, slice, tbl, starttime, session, query, filename::char(256) AS filename, line_number,
@@ -145,7 +155,7 @@ END $$;
 -- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TABLE_INFO.html: one row per table that
 -- has rows ("no rows for empty tables"); tables the user may not read are left out.
 CREATE VIEW rs_emulator.svv_table_info AS
-SELECT current_database()::text AS database, n.nspname::text AS schema, c.oid AS table_id,
+SELECT rs_emulator.current_database()::text AS database, n.nspname::text AS schema, c.oid AS table_id,
        c.relname::text AS "table",
        CASE WHEN EXISTS (SELECT 1 FROM rs_emulator.column_attrs x WHERE x.relid = c.oid AND x.encoding IS NOT NULL)
             THEN 'Y' ELSE 'Y, AUTO(ENCODE)' END AS encoded,
@@ -372,3 +382,330 @@ BEGIN
     ORDER BY 1, 2, 5;
 END $$;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA rs_emulator TO PUBLIC;
+
+-- ---------------------------------------------------------------------------------------------
+-- What drivers and analysts ask of the server.
+
+-- VERSION: "PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by GCC gcc (GCC) 3.4.2 20041017
+-- (Red Hat 3.4.2-6.fc3), Redshift 1.0.12103". https://docs.aws.amazon.com/redshift/latest/dg/r_VERSION.html
+CREATE OR REPLACE FUNCTION rs_emulator.version() RETURNS character varying
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT 'PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by GCC gcc (GCC) 3.4.2 20041017 (Red Hat 3.4.2-6.fc3), Redshift 1.0.0'::varchar
+$$;
+
+-- STV_DB_ISOLATION_LEVEL: "Possible values include Serializable and Snapshot Isolation."
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_STV_DB_ISOLATION_LEVEL.html
+CREATE VIEW rs_emulator.stv_db_isolation_level AS
+SELECT rs_emulator.current_database()::char(128) AS db_name,
+       CASE current_setting('default_transaction_isolation')
+         WHEN 'serializable' THEN 'Serializable' ELSE 'Snapshot Isolation' END::char(20) AS isolation_level;
+
+-- Metadata views drivers read (redshift_connector's get_tables/get_columns among them). The
+-- emulator's own schema is not shown, as Redshift has none.
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TABLES.html
+CREATE VIEW rs_emulator.svv_tables AS
+SELECT rs_emulator.current_database()::text AS table_catalog, t.table_schema::text, t.table_name::text,
+       t.table_type::text, obj_description(format('%I.%I', t.table_schema, t.table_name)::regclass, 'pg_class')::text AS remarks
+FROM information_schema.tables t
+WHERE t.table_schema NOT IN ('rs_emulator', 'pg_toast');
+
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_COLUMNS.html
+CREATE VIEW rs_emulator.svv_columns AS
+SELECT rs_emulator.current_database()::text AS table_catalog, c.table_schema::text, c.table_name::text,
+       c.column_name::text, c.ordinal_position::int, c.column_default::text, c.is_nullable::text,
+       CASE WHEN c.domain_name = 'super' THEN 'super' WHEN c.domain_name = 'varbyte' THEN 'varbyte'
+            ELSE c.data_type END::text AS data_type,
+       c.character_maximum_length::int, c.numeric_precision::int, c.numeric_precision_radix::int,
+       c.numeric_scale::int, c.datetime_precision::int, c.interval_type::text, c.interval_precision::int,
+       NULL::text AS character_set_catalog, NULL::text AS character_set_schema, NULL::text AS character_set_name,
+       NULL::text AS collation_catalog, NULL::text AS collation_schema, NULL::text AS collation_name,
+       NULL::text AS domain_name,
+       col_description(format('%I.%I', c.table_schema, c.table_name)::regclass, c.ordinal_position::int)::text AS remarks
+FROM information_schema.columns c
+WHERE c.table_schema NOT IN ('rs_emulator', 'pg_toast');
+
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_ALL_TABLES.html
+CREATE VIEW rs_emulator.svv_all_tables AS
+SELECT rs_emulator.current_database()::varchar(128) AS database_name, n.nspname::varchar(128) AS schema_name,
+       c.relname::varchar(128) AS table_name, c.relacl::text::varchar(128) AS table_acl,
+       CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END::varchar(128) AS table_type,
+       obj_description(c.oid, 'pg_class')::varchar(256) AS remarks
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'v') AND n.nspname NOT IN ('rs_emulator', 'pg_toast') AND n.nspname !~ '^pg_temp'
+  AND has_table_privilege(c.oid, 'SELECT');
+
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_ALL_COLUMNS.html
+CREATE VIEW rs_emulator.svv_all_columns AS
+SELECT rs_emulator.current_database()::varchar(128) AS database_name, table_schema::varchar(128) AS schema_name,
+       table_name::varchar(128), column_name::varchar(128), ordinal_position, column_default::varchar(4000),
+       is_nullable::varchar(3), data_type::varchar(128), character_maximum_length, numeric_precision, numeric_scale,
+       remarks::varchar(256)
+FROM rs_emulator.svv_columns;
+
+-- No external (Spectrum, federated, datashare) schemas exist in the emulator.
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_EXTERNAL_SCHEMAS.html
+CREATE VIEW rs_emulator.svv_external_schemas AS
+SELECT NULL::oid AS esoid, NULL::int2 AS eskind, NULL::name AS schemaname, NULL::int AS esowner,
+       NULL::text AS databasename, NULL::text AS esoptions
+WHERE false;
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_EXTERNAL_TABLES.html
+CREATE VIEW rs_emulator.svv_external_tables AS
+SELECT NULL::text AS redshift_database_name, NULL::name AS schemaname, NULL::name AS tablename,
+       NULL::text AS location, NULL::text AS input_format, NULL::text AS output_format,
+       NULL::text AS serialization_lib, NULL::text AS serde_parameters, NULL::int AS compressed,
+       NULL::text AS parameters, NULL::text AS tabletype
+WHERE false;
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_EXTERNAL_COLUMNS.html
+CREATE VIEW rs_emulator.svv_external_columns AS
+SELECT NULL::text AS redshift_database_name, NULL::name AS schemaname, NULL::name AS tablename,
+       NULL::name AS columnname, NULL::text AS external_type, NULL::int AS columnnum,
+       NULL::int AS part_key, NULL::text AS is_nullable
+WHERE false;
+
+-- "PG_PROC_INFO shows the following columns in addition to the columns in PG_PROC. The oid
+-- column in PG_PROC is called prooid in the PG_PROC_INFO table."
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_PG_PROC_INFO.html
+CREATE VIEW rs_emulator.pg_proc_info AS
+SELECT p.oid AS prooid, p.proname, p.pronamespace, p.proowner, p.prolang, p.procost, p.prorows,
+       p.provariadic, p.prokind, p.prosecdef, p.proleakproof, p.proisstrict, p.proretset,
+       p.provolatile, p.proparallel, p.pronargs, p.pronargdefaults, p.prorettype, p.proargtypes,
+       p.proallargtypes, p.proargmodes, p.proargnames, p.proargdefaults, p.prosrc, p.probin, p.proconfig, p.proacl
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname <> 'rs_emulator';
+
+GRANT SELECT ON rs_emulator.stv_db_isolation_level, rs_emulator.svv_tables, rs_emulator.svv_columns,
+  rs_emulator.svv_all_tables, rs_emulator.svv_all_columns, rs_emulator.svv_external_schemas,
+  rs_emulator.svv_external_tables, rs_emulator.svv_external_columns, rs_emulator.pg_proc_info TO PUBLIC;
+
+-- ---------------------------------------------------------------------------------------------
+-- Functions whose Redshift answers differ from PostgreSQL's.
+
+-- AVG: "BIGINT for any integer type argument; DOUBLE PRECISION for a floating point argument"; a
+-- DECIMAL's average keeps the argument's scale. https://docs.aws.amazon.com/redshift/latest/dg/r_AVG.html
+-- The integer average drops its fraction, as an integer division does.
+CREATE OR REPLACE FUNCTION rs_emulator.avg_accum(state numeric[], v numeric) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN v IS NULL THEN state
+              ELSE ARRAY[state[1] + 1, state[2] + v, greatest(state[3], scale(v))] END
+$$;
+CREATE OR REPLACE FUNCTION rs_emulator.avg_accum(state numeric[], v bigint) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE AS $$ SELECT rs_emulator.avg_accum(state, v::numeric) $$;
+-- SMALLINT and INTEGER use PostgreSQL's own {count, sum} accumulators.
+CREATE OR REPLACE FUNCTION rs_emulator.avg_small_final(state bigint[]) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN state[1] = 0 THEN NULL ELSE state[2] / state[1] END $$;
+CREATE OR REPLACE FUNCTION rs_emulator.avg_int_final(state numeric[]) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN state[1] = 0 THEN NULL ELSE trunc(state[2] / state[1])::bigint END
+$$;
+CREATE OR REPLACE FUNCTION rs_emulator.avg_dec_final(state numeric[]) RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN state[1] = 0 THEN NULL ELSE trunc(state[2] / state[1], state[3]::int) END
+$$;
+CREATE OR REPLACE AGGREGATE rs_emulator.avg(int2) (SFUNC = int2_avg_accum, STYPE = int8[],
+  FINALFUNC = rs_emulator.avg_small_final, INITCOND = '{0,0}');
+CREATE OR REPLACE AGGREGATE rs_emulator.avg(int4) (SFUNC = int4_avg_accum, STYPE = int8[],
+  FINALFUNC = rs_emulator.avg_small_final, INITCOND = '{0,0}');
+CREATE OR REPLACE AGGREGATE rs_emulator.avg(int8) (SFUNC = rs_emulator.avg_accum, STYPE = numeric[],
+  FINALFUNC = rs_emulator.avg_int_final, INITCOND = '{0,0,0}');
+CREATE OR REPLACE AGGREGATE rs_emulator.avg(numeric) (SFUNC = rs_emulator.avg_accum, STYPE = numeric[],
+  FINALFUNC = rs_emulator.avg_dec_final, INITCOND = '{0,0,0}');
+CREATE OR REPLACE AGGREGATE rs_emulator.avg(float8) (SFUNC = float8_accum, STYPE = float8[],
+  FINALFUNC = float8_avg, INITCOND = '{0,0,0}');
+CREATE OR REPLACE AGGREGATE rs_emulator.avg(float4) (SFUNC = float4_accum, STYPE = float8[],
+  FINALFUNC = float8_avg, INITCOND = '{0,0,0}');
+
+-- CONCAT "concatenates two expressions"; "if one or both expressions is null, the result of the
+-- concatenation is null". https://docs.aws.amazon.com/redshift/latest/dg/r_CONCAT.html
+CREATE OR REPLACE FUNCTION rs_emulator.concat(a text, b text) RETURNS character varying
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT (a || b)::varchar $$;
+CREATE OR REPLACE FUNCTION rs_emulator.concat(a rs_emulator.varbyte, b rs_emulator.varbyte) RETURNS rs_emulator.varbyte
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT (a::bytea || b::bytea)::rs_emulator.varbyte $$;
+
+-- DATEADD and DATEDIFF take DATE, TIME, TIMETZ and TIMESTAMP, and the doc's own examples pass
+-- untyped literals (`dateadd(month,18,'2008-02-28')`, `datediff(week,'2009-01-01','2009-12-31')`)
+-- and TIME values (`dateadd(hour, 8, time '13:24:55')` → 21:24:55, wrapping past midnight).
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_DATEADD_function.html
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_DATEDIFF_function.html
+CREATE OR REPLACE FUNCTION rs_emulator.dateadd(part text, n bigint, t text) RETURNS timestamp
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT rs_emulator.dateadd(part, n, t::timestamp) $$;
+CREATE OR REPLACE FUNCTION rs_emulator.dateadd(part text, n bigint, t time) RETURNS time
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT (timestamp '2000-01-01' + t)::time + (rs_emulator.dateadd(part, n, timestamp '2000-01-01') - timestamp '2000-01-01') $$;
+CREATE OR REPLACE FUNCTION rs_emulator.dateadd(part text, n bigint, t timetz) RETURNS timetz
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT t + (rs_emulator.dateadd(part, n, timestamp '2000-01-01') - timestamp '2000-01-01') $$;
+CREATE OR REPLACE FUNCTION rs_emulator.datediff(part text, a text, b text) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT rs_emulator.datediff(part, a::timestamp, b::timestamp) $$;
+CREATE OR REPLACE FUNCTION rs_emulator.datediff(part text, a time, b time) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT rs_emulator.datediff(part, timestamp '2000-01-01' + a, timestamp '2000-01-01' + b) $$;
+CREATE OR REPLACE FUNCTION rs_emulator.datediff(part text, a timetz, b timetz) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT rs_emulator.datediff(part, (date '2000-01-01' + a) AT TIME ZONE 'UTC', (date '2000-01-01' + b) AT TIME ZONE 'UTC')
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- SUPER and JSON. https://docs.aws.amazon.com/redshift/latest/dg/r_SUPER_type.html
+
+-- Serialized JSON without the blanks PostgreSQL's jsonb output adds after ':' and ','.
+CREATE OR REPLACE FUNCTION rs_emulator.json_compact(j jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT CASE jsonb_typeof(j)
+    WHEN 'object' THEN '{' || coalesce((SELECT string_agg(to_jsonb(k)::text || ':' || rs_emulator.json_compact(v), ',' ORDER BY o)
+                                        FROM jsonb_each(j) WITH ORDINALITY AS e(k, v, o)), '') || '}'
+    WHEN 'array' THEN '[' || coalesce((SELECT string_agg(rs_emulator.json_compact(v), ',' ORDER BY o)
+                                       FROM jsonb_array_elements(j) WITH ORDINALITY AS e(v, o)), '') || ']'
+    ELSE j::text END
+$$;
+
+-- JSON_PARSE returns SUPER; invalid JSON is an error. https://docs.aws.amazon.com/redshift/latest/dg/JSON_PARSE.html
+CREATE OR REPLACE FUNCTION rs_emulator.json_parse(s text) RETURNS rs_emulator.super
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT s::jsonb::rs_emulator.super $$;
+-- JSON_SERIALIZE returns VARCHAR; "If super_expression is NULL, JSON_SERIALIZE returns the JSON
+-- string 'null'." https://docs.aws.amazon.com/redshift/latest/dg/JSON_SERIALIZE.html
+CREATE OR REPLACE FUNCTION rs_emulator.json_serialize(j rs_emulator.super) RETURNS character varying
+LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(rs_emulator.json_compact(j), 'null')::varchar $$;
+
+-- The type of text as JSON, NULL when it is not JSON.
+CREATE OR REPLACE FUNCTION rs_emulator.json_kind(s text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+BEGIN
+  RETURN jsonb_typeof(s::jsonb);
+EXCEPTION WHEN invalid_text_representation THEN
+  RETURN NULL;
+END $$;
+-- IS_VALID_JSON: true "if the string is properly formed JSON"; the page's own example gives
+-- false for '[1,2,3]' (arrays are IS_VALID_JSON_ARRAY's).
+-- https://docs.aws.amazon.com/redshift/latest/dg/IS_VALID_JSON.html
+CREATE OR REPLACE FUNCTION rs_emulator.is_valid_json(s text) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT coalesce(rs_emulator.json_kind(s) = 'object', false) $$;
+-- https://docs.aws.amazon.com/redshift/latest/dg/IS_VALID_JSON_ARRAY.html
+CREATE OR REPLACE FUNCTION rs_emulator.is_valid_json_array(s text) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT coalesce(rs_emulator.json_kind(s) = 'array', false) $$;
+-- CAN_JSON_PARSE "returns false for empty strings. It returns NULL when the input argument is null."
+-- https://docs.aws.amazon.com/redshift/latest/dg/CAN_JSON_PARSE.html
+CREATE OR REPLACE FUNCTION rs_emulator.can_json_parse(s text) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT rs_emulator.json_kind(s) IS NOT NULL $$;
+-- JSON_TYPEOF: "boolean, number, string, object, array, or null".
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_json_typeof.html
+CREATE OR REPLACE FUNCTION rs_emulator.json_typeof(j rs_emulator.super) RETURNS character varying
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT jsonb_typeof(j)::varchar $$;
+-- IS_ARRAY / IS_OBJECT / IS_SCALAR: false "for any other values, including null".
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_is_array.html
+CREATE OR REPLACE FUNCTION rs_emulator.is_array(j rs_emulator.super) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(jsonb_typeof(j) = 'array', false) $$;
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_is_object.html
+CREATE OR REPLACE FUNCTION rs_emulator.is_object(j rs_emulator.super) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(jsonb_typeof(j) = 'object', false) $$;
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_is_scalar.html
+CREATE OR REPLACE FUNCTION rs_emulator.is_scalar(j rs_emulator.super) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(jsonb_typeof(j) NOT IN ('array', 'object'), false) $$;
+
+-- JSON_EXTRACT_PATH_TEXT('json_string', 'path_elem' [, …] [, null_if_invalid]) on VARCHAR:
+-- invalid JSON is an error unless null_if_invalid; "If a path element does not exist in the
+-- JSON string, JSON_EXTRACT_PATH_TEXT returns NULL"; up to five path elements.
+-- https://docs.aws.amazon.com/redshift/latest/dg/JSON_EXTRACT_PATH_TEXT.html
+CREATE OR REPLACE FUNCTION rs_emulator.json_path_text(s text, path text[], null_if_invalid boolean) RETURNS character varying
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  j jsonb;
+  v jsonb;
+BEGIN
+  IF s IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF cardinality(path) > 5 THEN
+    RAISE EXCEPTION 'JSON_EXTRACT_PATH_TEXT takes at most five path elements' USING ERRCODE = '22023';
+  END IF;
+  BEGIN
+    j := s::jsonb;
+  EXCEPTION WHEN invalid_text_representation THEN
+    IF null_if_invalid THEN
+      RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'JSON parsing error' USING ERRCODE = '22P02', DETAIL = 'invalid json object ' || left(s, 100);
+  END;
+  IF jsonb_typeof(j) <> 'object' THEN
+    IF null_if_invalid THEN
+      RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'JSON parsing error' USING ERRCODE = '22P02', DETAIL = 'invalid json object ' || left(s, 100);
+  END IF;
+  v := j;
+  FOR i IN 1 .. coalesce(cardinality(path), 0) LOOP
+    IF jsonb_typeof(v) <> 'object' OR NOT v ? path[i] THEN
+      RETURN NULL;
+    END IF;
+    v := v -> path[i];
+  END LOOP;
+  RETURN CASE jsonb_typeof(v)
+    WHEN 'string' THEN v #>> '{}'
+    WHEN 'null' THEN NULL
+    ELSE rs_emulator.json_compact(v) END;
+END $$;
+CREATE OR REPLACE FUNCTION rs_emulator.json_extract_path_text(s text, VARIADIC path text[]) RETURNS character varying
+LANGUAGE sql IMMUTABLE AS $$ SELECT rs_emulator.json_path_text(s, path, false) $$;
+CREATE OR REPLACE FUNCTION rs_emulator.json_extract_path_text(s text, p1 text, n boolean) RETURNS character varying
+LANGUAGE sql IMMUTABLE AS $$ SELECT rs_emulator.json_path_text(s, ARRAY[p1], n) $$;
+CREATE OR REPLACE FUNCTION rs_emulator.json_extract_path_text(s text, p1 text, p2 text, n boolean) RETURNS character varying
+LANGUAGE sql IMMUTABLE AS $$ SELECT rs_emulator.json_path_text(s, ARRAY[p1, p2], n) $$;
+CREATE OR REPLACE FUNCTION rs_emulator.json_extract_path_text(s text, p1 text, p2 text, p3 text, n boolean) RETURNS character varying
+LANGUAGE sql IMMUTABLE AS $$ SELECT rs_emulator.json_path_text(s, ARRAY[p1, p2, p3], n) $$;
+CREATE OR REPLACE FUNCTION rs_emulator.json_extract_path_text(s text, p1 text, p2 text, p3 text, p4 text, n boolean) RETURNS character varying
+LANGUAGE sql IMMUTABLE AS $$ SELECT rs_emulator.json_path_text(s, ARRAY[p1, p2, p3, p4], n) $$;
+CREATE OR REPLACE FUNCTION rs_emulator.json_extract_path_text(s text, p1 text, p2 text, p3 text, p4 text, p5 text, n boolean) RETURNS character varying
+LANGUAGE sql IMMUTABLE AS $$ SELECT rs_emulator.json_path_text(s, ARRAY[p1, p2, p3, p4, p5], n) $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Catalog hygiene: a dropped table or column takes its Redshift attributes with it, so that a
+-- reused OID never inherits a stale DISTSTYLE or SORTKEY.
+CREATE OR REPLACE FUNCTION rs_emulator.forget_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+  DELETE FROM rs_emulator.table_attrs a USING pg_event_trigger_dropped_objects() d
+   WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND a.relid = d.objid;
+  DELETE FROM rs_emulator.column_attrs a USING pg_event_trigger_dropped_objects() d
+   WHERE d.classid = 'pg_class'::regclass AND a.relid = d.objid AND (d.objsubid = 0 OR a.attnum = d.objsubid);
+END $$;
+DROP EVENT TRIGGER IF EXISTS rs_emulator_forget_dropped;
+CREATE EVENT TRIGGER rs_emulator_forget_dropped ON sql_drop EXECUTE FUNCTION rs_emulator.forget_dropped();
+-- What was dropped while no trigger watched (temporary tables at session end among them).
+DELETE FROM rs_emulator.table_attrs a WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = a.relid);
+DELETE FROM rs_emulator.column_attrs a
+ WHERE NOT EXISTS (SELECT 1 FROM pg_attribute t WHERE t.attrelid = a.relid AND t.attnum = a.attnum AND NOT t.attisdropped);
+
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA rs_emulator TO PUBLIC;
+
+-- LOCK takes tables only ("You can't lock views"); the late-binding views on them are locked
+-- first (see Session::lock). https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html
+CREATE OR REPLACE FUNCTION rs_emulator.lock_prepare(names text[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+  n text;
+  rel regclass;
+  kind "char";
+  v record;
+BEGIN
+  FOREACH n IN ARRAY names LOOP
+    rel := to_regclass(n);
+    IF rel IS NULL THEN
+      RAISE EXCEPTION 'relation "%" does not exist', n USING ERRCODE = '42P01';
+    END IF;
+    SELECT relkind INTO kind FROM pg_class WHERE oid = rel;
+    IF kind = 'v' THEN
+      RAISE EXCEPTION 'cannot lock "%": it is a view, and LOCK takes tables only', n USING ERRCODE = '42809';
+    END IF;
+    IF kind <> 'r' THEN
+      RAISE EXCEPTION 'cannot lock "%": it is not a table', n USING ERRCODE = '42809';
+    END IF;
+    FOR v IN
+      SELECT DISTINCT lv.schemaname, lv.viewname
+      FROM rs_emulator.late_views lv
+      JOIN pg_namespace ns ON ns.nspname = lv.schemaname
+      JOIN pg_class c ON c.relnamespace = ns.oid AND c.relname = lv.viewname AND c.relkind = 'v'
+      JOIN pg_rewrite rw ON rw.ev_class = c.oid
+      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
+      WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = rel
+    LOOP
+      EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE', v.schemaname, v.viewname);
+    END LOOP;
+  END LOOP;
+END $$;
+GRANT EXECUTE ON FUNCTION rs_emulator.lock_prepare(text[]) TO PUBLIC;

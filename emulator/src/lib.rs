@@ -5,6 +5,8 @@
 
 pub mod backend;
 pub mod copy;
+pub mod errors;
+pub mod presentation;
 pub mod session;
 pub mod sql;
 pub mod wire;
@@ -43,6 +45,29 @@ pub struct Config {
     /// IAM role ARNs COPY accepts (they read with the configured S3 keys).
     pub iam_roles: Vec<String>,
     pub default_iam_role: Option<String>,
+    /// The isolation level of every session's transactions.
+    pub isolation: Isolation,
+}
+
+/// Redshift runs every transaction serializable, or with snapshot isolation where the database
+/// was created or altered so; both abort the violator with error 1023.
+/// https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Isolation {
+    /// SERIALIZABLE, the default of provisioned clusters.
+    Serializable,
+    /// SNAPSHOT ISOLATION (PostgreSQL's REPEATABLE READ).
+    Snapshot,
+}
+
+impl Isolation {
+    /// The backing PostgreSQL level that behaves alike.
+    pub fn backing_level(self) -> &'static str {
+        match self {
+            Isolation::Serializable => "serializable",
+            Isolation::Snapshot => "repeatable read",
+        }
+    }
 }
 
 pub struct Shared {
@@ -57,10 +82,18 @@ pub struct Shared {
 pub enum StartError {
     #[error("cannot connect to the backing PostgreSQL at {addr}: {source}")]
     Backing { addr: String, source: tokio_postgres::Error },
-    #[error("cannot set up the backing database: {0}")]
+    #[error("cannot set up the backing database: {}", db_message(.0))]
     Setup(tokio_postgres::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
+}
+
+/// The server's own words for a failed statement (tokio-postgres prints only "db error").
+fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{} ({}){}", d.message(), d.code().code(), d.where_().map(|w| format!(", {w}")).unwrap_or_default()),
+        None => e.to_string(),
+    }
 }
 
 const CATALOG_SQL: &str = include_str!("catalog.sql");

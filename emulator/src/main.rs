@@ -1,7 +1,7 @@
 //! `redshift-emulator`: a local stand-in for Amazon Redshift (see the crate documentation).
 
 use clap::Parser;
-use redshift_emulator::{Config, S3Settings, User};
+use redshift_emulator::{Config, Isolation, S3Settings, User};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "A Redshift stand-in: PostgreSQL wire protocol on 127.0.0.1, Redshift's COPY/types/limits, tables in a backing PostgreSQL")]
@@ -43,6 +43,10 @@ struct Cli {
     /// The role `IAM_ROLE default` stands for.
     #[arg(long, env = "REDSHIFT_EMULATOR_DEFAULT_IAM_ROLE")]
     default_iam_role: Option<String>,
+    /// Isolation of every transaction: Redshift's SERIALIZABLE (provisioned clusters' default)
+    /// or SNAPSHOT ISOLATION.
+    #[arg(long, env = "REDSHIFT_EMULATOR_ISOLATION", value_enum, default_value = "serializable")]
+    isolation: Isolation,
 }
 
 fn user(spec: &str, superuser: bool) -> Result<User, String> {
@@ -97,6 +101,7 @@ async fn main() {
         },
         iam_roles,
         default_iam_role: cli.default_iam_role.clone(),
+        isolation: cli.isolation,
     };
     match redshift_emulator::start(config, &cli.listen).await {
         Ok((listener, shared)) => {

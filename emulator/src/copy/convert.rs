@@ -84,7 +84,13 @@ fn convert_value(col: &Column, field: &Field, rules: &Rules) -> Result<Option<St
     if bytes.contains(&0) {
         // 1218: "When using NULL AS '\0', a field containing a null terminator (NUL, or UTF-8
         // 0000) contained more than one byte." PostgreSQL cannot store NUL either way.
-        return Err(reject(1218, "Field contains a NUL byte (a NULL AS '\\0' field must be the NUL byte alone)"));
+        // Without NULL AS '\0' no NULL AS rule is involved, and the message does not name one.
+        let why = if rules.null_as == b"\0" {
+            "When using NULL AS '\\0', a field containing a null terminator (NUL, or UTF-8 0000) contained more than one byte"
+        } else {
+            "Field contains a null terminator (NUL, or UTF-8 0000), which no column type can hold"
+        };
+        return Err(reject(1218, why));
     }
     let text: String = match std::str::from_utf8(bytes) {
         Ok(s) => s.to_string(),
@@ -163,7 +169,17 @@ fn convert_value(col: &Column, field: &Field, rules: &Rules) -> Result<Option<St
         RsType::Boolean => boolean(&text)?,
         RsType::Date => match parse_date(text.as_bytes(), &rules.dateformat) {
             Some(d) => d.date_text(),
-            None => return Err(reject(1205, format!("Invalid Date Format - length must be 10 or more: '{text}'"))),
+            // 1205: "Date format is not valid. See DATEFORMAT and TIMEFORMAT strings for valid
+            // formats." https://docs.aws.amazon.com/redshift/latest/dg/r_Load_Error_Reference.html
+            None if text.chars().count() < 10 => {
+                return Err(reject(1205, format!("Invalid Date Format - length must be 10 or more: '{text}'")));
+            }
+            None => {
+                return Err(reject(
+                    1205,
+                    format!("Date format is not valid. See DATEFORMAT and TIMEFORMAT strings for valid formats: '{text}'"),
+                ));
+            }
         },
         RsType::Timestamp | RsType::Timestamptz => {
             match parse_timestamp(text.as_bytes(), &rules.timeformat, col.ty == RsType::Timestamptz) {

@@ -63,6 +63,7 @@ impl Session {
             return self.client_w.send(&Message::new(b'2', Vec::new())).await;
         }
         self.special_portals.remove(&portal);
+        self.be.presenter.bind(&m.body);
         self.unsynced = true;
         self.forward(&m).await
     }

@@ -104,9 +104,13 @@ impl Session {
                 if self.swallow_last_z {
                     self.error_in_drain = true;
                 }
-                self.client_w.send(&m).await
+                let shown = self.be.presenter.present(&m);
+                self.client_w.send(&shown).await
             }
-            _ => self.client_w.send(&m).await,
+            _ => {
+                let shown = self.be.presenter.present(&m);
+                self.client_w.send(&shown).await
+            }
         }
     }
 
@@ -141,7 +145,10 @@ impl Session {
             return Ok(());
         }
         match m.tag {
-            b'Q' => self.simple_query(m).await,
+            b'Q' => {
+                self.be.presenter.simple_query();
+                self.simple_query(m).await
+            }
             b'P' => self.parse(m).await,
             b'B' => self.bind(m).await,
             b'D' => self.describe(m).await,

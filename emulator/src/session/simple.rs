@@ -93,6 +93,7 @@ impl Session {
                 Ok(true)
             }
             Statement::AppendTable { target, source, mode } => self.append(target, source, *mode).await,
+            Statement::Lock { sql, tables } => self.lock(sql, tables).await,
             Statement::SetCaseSensitive(v) => {
                 self.ctx.case_sensitive = *v;
                 self.client_w.send(&wire::command_complete(if *v { "SET" } else { "RESET" })).await?;
@@ -118,7 +119,7 @@ impl Session {
     pub(super) async fn report_internal(&mut self, r: QueryResult) -> std::io::Result<bool> {
         match r.error {
             Some(e) => {
-                self.client_w.send(&e).await?;
+                self.client_w.send(&crate::errors::for_client(&e)).await?;
                 Ok(false)
             }
             None => Ok(true),

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 
 use crate::backend::{connect, io_error};
 use crate::sql::rewrite::Context;
-use crate::wire::{self, MessageReader, MessageWriter, error_response, read_cstr};
+use crate::wire::{self, Message, MessageReader, MessageWriter, error_response, read_cstr};
 use crate::{Shared, User};
 
 use super::Session;
@@ -86,7 +86,9 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
     // (UTC) unless the client asked otherwise.
     let mut backend_params: Vec<(String, String)> = params
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "user" | "database" | "replication"))
+        .filter(|(k, _)| {
+            !matches!(k.as_str(), "user" | "database" | "replication") && !REDSHIFT_DRIVER_PARAMS.contains(&k.as_str())
+        })
         .cloned()
         .collect();
     backend_params.push(("user".into(), user.name.clone()));
@@ -94,6 +96,9 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
     if get("TimeZone").is_none() && get("timezone").is_none() {
         backend_params.push(("TimeZone".into(), "UTC".into()));
     }
+    backend_params.push(("default_transaction_isolation".into(), shared.config.isolation.backing_level().into()));
+    // What CURRENT_DATABASE() answers: the database the client connected to.
+    backend_params.push(("rs_emulator.database".into(), shared.config.database.clone()));
     let (backend, greeting) = match connect(&shared.config.backing_addr, &backend_params).await? {
         Ok(x) => x,
         Err(e) => {
@@ -107,7 +112,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
         if m.tag == b'K' && m.body.len() >= 4 {
             pid = i32::from_be_bytes([m.body[0], m.body[1], m.body[2], m.body[3]]);
         }
-        client_w.send(m).await?;
+        client_w.send(&client_parameter(m)).await?;
     }
     let mut s = Session {
         shared,
@@ -131,6 +136,41 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
     s.client_w.send(&wire::ready(b'I')).await?;
     s.client_w.flush().await?;
     s.run().await
+}
+
+/// Startup parameters Redshift's own drivers send (redshift_connector, the JDBC and ODBC
+/// drivers) that describe the driver, not the session: Redshift takes them, PostgreSQL would
+/// refuse them as unknown settings, so they are not passed on.
+const REDSHIFT_DRIVER_PARAMS: &[&str] = &[
+    "client_protocol_version",
+    "driver_version",
+    "driver_discovery_version",
+    "os_version",
+    "plugin_name",
+    "idp_type",
+    "provider_name",
+    "token_type",
+    "identity_namespace",
+    "compression",
+];
+
+/// Redshift reports itself as PostgreSQL 8.0.2 ("Amazon Redshift is based on PostgreSQL 8.0.2"),
+/// and drivers parse the version they are told.
+/// https://docs.aws.amazon.com/redshift/latest/dg/c_redshift-and-postgres-sql.html
+pub const SERVER_VERSION: &str = "8.0.2";
+
+/// A greeting message as the client sees it: the backing server's version is Redshift's.
+fn client_parameter(m: &Message) -> Message {
+    if m.tag == b'S' {
+        let mut at = 0;
+        if read_cstr(&m.body, &mut at).as_deref() == Some("server_version") {
+            let mut body = Vec::new();
+            wire::cstr(&mut body, "server_version");
+            wire::cstr(&mut body, SERVER_VERSION);
+            return Message::new(b'S', body);
+        }
+    }
+    m.clone()
 }
 
 /// `md5` + md5(md5(password + user) + salt), as the client sends it.

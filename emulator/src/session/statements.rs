@@ -81,6 +81,17 @@ impl Session {
         self.in_transaction(&steps).await
     }
 
+    /// LOCK: "You can't lock views." A late-binding view holds no lock on the tables it reads in
+    /// Redshift; here it is a view that a reader locks before its tables, so its locks are taken
+    /// first, in the order a reader takes them. Outside a transaction block the statement holds
+    /// nothing ("only meaningful when it is run inside a transaction block").
+    /// https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html
+    pub(super) async fn lock(&mut self, sql: &str, tables: &[QualifiedName]) -> std::io::Result<bool> {
+        let names: Vec<String> = tables.iter().map(regclass_literal).collect();
+        let prepare = format!("SELECT rs_emulator.lock_prepare(ARRAY[{}]::text[])", names.join(", "));
+        self.in_transaction(&[Step::Quiet(&prepare), Step::Shown(sql)]).await
+    }
+
     pub(super) async fn create_view(&mut self, sql: &str, name: &QualifiedName, late: Option<&str>) -> std::io::Result<bool> {
         let schema = name.schema.as_deref().map(quote_literal).unwrap_or_else(|| "current_schema()".into());
         let Some(definition) = late else {

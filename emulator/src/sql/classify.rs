@@ -25,6 +25,8 @@ pub enum Statement {
     AppendTable { target: QualifiedName, source: QualifiedName, mode: AppendMode },
     SetCaseSensitive(bool),
     ShowCaseSensitive,
+    /// `LOCK [TABLE] name, …`: tables only. https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html
+    Lock { sql: String, tables: Vec<QualifiedName> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +61,7 @@ pub fn split(sql: &str) -> Result<Vec<Vec<Token<'_>>>, SqlError> {
 /// Words that start statements passed on after rewriting.
 const PASS: &[&str] = &[
     "select", "with", "values", "insert", "update", "delete", "begin", "start", "commit", "end", "rollback", "abort",
-    "set", "reset", "show", "grant", "revoke", "analyze", "vacuum", "explain", "lock", "prepare", "execute",
+    "set", "reset", "show", "grant", "revoke", "analyze", "vacuum", "explain", "prepare", "execute",
     "deallocate", "comment", "declare", "fetch", "close", "move",
 ];
 
@@ -75,8 +77,12 @@ pub fn classify(tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlErr
         return Err(c.unexpected("a statement"));
     }
     let word = first.text.to_ascii_lowercase();
+    if word != "copy" {
+        super::dialect::check(tokens)?;
+    }
     match word.as_str() {
         "copy" => Ok(Statement::Copy(Box::new(parse_copy(&mut c, ctx)?))),
+        "lock" => classify_lock(&mut c, tokens, ctx),
         "create" => classify_create(&mut c, tokens, ctx),
         "drop" => classify_drop(&mut c, tokens, ctx),
         "alter" => classify_alter(&mut c, tokens, ctx),
@@ -90,12 +96,44 @@ pub fn classify(tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlErr
             Err(SqlError::unsupported("ROLLBACK TO SAVEPOINT is not supported"))
         }
         "set" | "reset" | "show" if mentions_case_sensitivity(&c) => classify_case_sensitivity(&mut c),
+        "select" | "with" if selects_into(tokens) => Err(SqlError::unsupported(
+            "SELECT INTO is not supported by the Redshift emulator (its table would lack Redshift's attributes): use CREATE TABLE and INSERT … SELECT",
+        )),
         w if PASS.contains(&w) => Ok(Statement::Pass(rewrite(tokens, ctx)?)),
         _ => Err(SqlError::unsupported(format!(
             "{} statements are not supported by the Redshift emulator",
             word.to_uppercase()
         ))),
     }
+}
+
+/// `LOCK [ TABLE ] table_name [, ...]`: no lock mode and no NOWAIT in Redshift.
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html
+fn classify_lock(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlError> {
+    c.expect_word("lock")?;
+    c.accept_word("table");
+    let mut tables = vec![c.qualified_name()?];
+    while c.accept_kind(Kind::Comma) {
+        tables.push(c.qualified_name()?);
+    }
+    c.expect_end()?;
+    Ok(Statement::Lock { sql: rewrite(tokens, ctx)?, tables })
+}
+
+/// `SELECT … INTO table …` (an INTO outside parentheses that no INSERT introduces).
+fn selects_into(tokens: &[Token<'_>]) -> bool {
+    let mut depth = 0i32;
+    let mut prev: Option<Token<'_>> = None;
+    for t in tokens.iter().filter(|t| !t.is_trivia()) {
+        match t.kind {
+            Kind::LParen => depth += 1,
+            Kind::RParen => depth -= 1,
+            _ if depth == 0 && t.is_word("into") && !prev.is_some_and(|p| p.is_word("insert")) => return true,
+            _ => {}
+        }
+        prev = Some(*t);
+    }
+    false
 }
 
 fn mentions_case_sensitivity(c: &Cursor<'_, '_>) -> bool {

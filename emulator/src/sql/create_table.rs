@@ -110,9 +110,41 @@ impl ColumnDef {
         if self.not_null || self.primary_key {
             s.push_str(" NOT NULL");
         }
+        if let Some(check) = self.byte_check() {
+            s.push_str(&check);
+        }
         s
     }
+
+    /// Redshift's byte rules on every write, not only COPY: VARCHAR(n) and VARBYTE(n) hold at
+    /// most n bytes, CHAR only single-byte characters. PostgreSQL counts characters, so each
+    /// is a CHECK constraint whose name tells the session which Redshift error to report
+    /// (`rs_check:<type>:<column>`, see `session::errors`).
+    /// https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html
+    /// https://docs.aws.amazon.com/redshift/latest/dg/r_VARBYTE_type.html
+    fn byte_check(&self) -> Option<String> {
+        let col = quote_ident(&self.name);
+        let (type_name, condition) = match self.ty {
+            RsType::Varchar(n) => (format!("character varying({n})"), format!("octet_length({col}) <= {n}")),
+            RsType::Varbyte(n) => (format!("varbyte({n})"), format!("octet_length({col}) <= {n}")),
+            RsType::Char(n) => (format!("character({n})"), format!("octet_length({col}::text) = char_length({col}::text)")),
+            _ => return None,
+        };
+        let name = quote_ident(&check_name(&type_name, &self.name));
+        Some(format!(" CONSTRAINT {name} CHECK ({condition})"))
+    }
 }
+
+/// The name of a byte-rule constraint, cut to PostgreSQL's 63 bytes on a character boundary.
+pub fn check_name(type_name: &str, column: &str) -> String {
+    let mut name = format!("{CHECK_PREFIX}{type_name}:{column}");
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
+pub const CHECK_PREFIX: &str = "rs_check:";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DistStyle {
@@ -604,8 +636,12 @@ mod tests {
         assert!(t.columns[0].primary_key);
         assert_eq!(
             t.pg_sql(),
-            "CREATE TABLE \"public\".\"events\" (\"id\" bigint NOT NULL, \"name\" character varying(65535), \"c\" character(1), \
-             \"t\" character varying(256), \"d\" numeric(18,0), \"p\" numeric(38,10), \"s\" rs_emulator.super, \"b\" rs_emulator.varbyte, \
+            "CREATE TABLE \"public\".\"events\" (\"id\" bigint NOT NULL, \"name\" character varying(65535) \
+             CONSTRAINT \"rs_check:character varying(65535):name\" CHECK (octet_length(\"name\") <= 65535), \"c\" character(1) \
+             CONSTRAINT \"rs_check:character(1):c\" CHECK (octet_length(\"c\"::text) = char_length(\"c\"::text)), \
+             \"t\" character varying(256) CONSTRAINT \"rs_check:character varying(256):t\" CHECK (octet_length(\"t\") <= 256), \
+             \"d\" numeric(18,0), \"p\" numeric(38,10), \"s\" rs_emulator.super, \"b\" rs_emulator.varbyte \
+             CONSTRAINT \"rs_check:varbyte(10):b\" CHECK (octet_length(\"b\") <= 10), \
              \"ts\" timestamp without time zone, \"tz\" timestamp with time zone)"
         );
     }

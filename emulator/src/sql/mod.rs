@@ -5,6 +5,8 @@ pub mod classify;
 pub mod copy_command;
 pub mod create_table;
 pub mod cursor;
+pub mod dialect;
+pub mod lateral;
 pub mod lexer;
 pub mod rewrite;
 

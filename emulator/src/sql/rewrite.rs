@@ -18,11 +18,54 @@ pub struct Context {
 }
 
 /// Redshift system views the emulator provides.
-const SYSTEM_VIEWS: &[&str] =
-    &["stl_load_errors", "stl_load_commits", "sys_load_error_detail", "svv_table_info", "pg_table_def"];
+const SYSTEM_VIEWS: &[&str] = &[
+    "stl_load_errors",
+    "stl_load_commits",
+    "sys_load_error_detail",
+    "svv_table_info",
+    "pg_table_def",
+    "stv_db_isolation_level",
+    "svv_tables",
+    "svv_columns",
+    "svv_all_tables",
+    "svv_all_columns",
+    "svv_external_schemas",
+    "svv_external_tables",
+    "svv_external_columns",
+    "pg_proc_info",
+];
 
 /// Redshift functions that differ from PostgreSQL's and are implemented in `rs_emulator`.
-const FUNCTIONS: &[&str] = &["getdate", "len", "datediff", "dateadd", "strtol", "pg_get_late_binding_view_cols"];
+const FUNCTIONS: &[&str] = &[
+    "getdate",
+    "len",
+    "datediff",
+    "dateadd",
+    "strtol",
+    "pg_get_late_binding_view_cols",
+    "version",
+    "current_database",
+    "avg",
+    "concat",
+    "json_parse",
+    "json_serialize",
+    "is_valid_json",
+    "is_valid_json_array",
+    "can_json_parse",
+    "json_typeof",
+    "is_array",
+    "is_object",
+    "is_scalar",
+    "json_extract_path_text",
+];
+
+/// Words that end a FROM item: after a parenthesised subquery, one of these means it has no
+/// alias. Redshift accepts `FROM (SELECT …)` without one (drivers send it); PostgreSQL 15 does
+/// not, so the emulator names it.
+const AFTER_FROM_ITEM: &[&str] = &[
+    "where", "group", "order", "limit", "offset", "union", "intersect", "except", "join", "inner", "left", "right",
+    "full", "cross", "natural", "on", "having", "window", "qualify",
+];
 
 /// Functions whose first argument is a date part written as a bare word (`datediff(day, …)`).
 const DATEPART_FUNCTIONS: &[&str] = &["datediff", "dateadd"];
@@ -36,8 +79,18 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
         pos_of[i] = p;
     }
     let sig = |p: usize| significant.get(p).map(|&i| tokens[i]);
+    let mut depth = 0usize;
+    // Paren depths of open CAST( … ) calls, and of open subqueries in FROM.
+    let mut casts: Vec<usize> = Vec::new();
+    let mut subqueries: Vec<usize> = Vec::new();
+    let mut aliases = 0;
+    let mut laterals = super::lateral::plan(tokens).into_iter().peekable();
+    let mut lateral_names = 0;
     let mut i = 0;
     while i < tokens.len() {
+        while let Some(l) = laterals.next_if(|l| l.at <= i) {
+            push_lateral(tokens, &l, ctx, &mut lateral_names, &mut out)?;
+        }
         let t = tokens[i];
         let p = pos_of[i];
         let prev = if p == usize::MAX || p == 0 { None } else { sig(p - 1) };
@@ -45,8 +98,53 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
         let qualified = prev.is_some_and(|x| x.kind == Kind::Dot);
         let called = next.is_some_and(|x| x.kind == Kind::LParen);
         match t.kind {
+            Kind::LParen => {
+                depth += 1;
+                if prev.is_some_and(|x| x.is_word("cast")) {
+                    casts.push(depth);
+                }
+                if prev.is_some_and(|x| x.is_word("from") || x.is_word("join") || x.kind == Kind::Comma && !subqueries.is_empty())
+                    && next.is_some_and(|x| x.is_word("select") || x.is_word("with"))
+                {
+                    subqueries.push(depth);
+                }
+                out.push_str(t.text);
+                i += 1;
+                continue;
+            }
+            Kind::RParen => {
+                out.push_str(t.text);
+                if casts.last() == Some(&depth) {
+                    casts.pop();
+                }
+                if subqueries.last() == Some(&depth) {
+                    subqueries.pop();
+                    let unnamed = match next {
+                        None => true,
+                        Some(x) => {
+                            matches!(x.kind, Kind::RParen | Kind::Comma | Kind::Semicolon)
+                                || AFTER_FROM_ITEM.iter().any(|w| x.is_word(w))
+                        }
+                    };
+                    if unnamed {
+                        aliases += 1;
+                        out.push_str(&format!(" AS rs_subquery_{aliases}"));
+                    }
+                }
+                depth = depth.saturating_sub(1);
+                i += 1;
+                continue;
+            }
             Kind::Word => {
                 let lower = t.text.to_ascii_lowercase();
+                // A type name where a cast names one (`x::varbyte`, `CAST(x AS decimal)`).
+                let type_position = !qualified
+                    && prev.is_some_and(|x| (x.kind == Kind::Op && x.text == "::") || (x.is_word("as") && casts.last() == Some(&depth)));
+                if type_position && let Some(pg) = cast_type(&lower, called) {
+                    out.push_str(pg);
+                    i += 1;
+                    continue;
+                }
                 if !qualified
                     && called
                     && lower == "extract"
@@ -131,7 +229,40 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
         }
         i += 1;
     }
+    for l in laterals {
+        push_lateral(tokens, &l, ctx, &mut lateral_names, &mut out)?;
+    }
     Ok(out)
+}
+
+/// The LATERAL joins that give a SELECT's referenced aliases as columns (see `lateral`).
+fn push_lateral(
+    tokens: &[Token<'_>],
+    l: &super::lateral::Lateral,
+    ctx: &Context,
+    counter: &mut usize,
+    out: &mut String,
+) -> Result<(), SqlError> {
+    for (alias, range) in &l.aliases {
+        *counter += 1;
+        let expr = rewrite(&tokens[range.clone()], ctx)?;
+        out.push_str(&format!(" CROSS JOIN LATERAL (SELECT {expr} AS {}) AS rs_lateral_{counter} ", quote_ident(alias)));
+    }
+    Ok(())
+}
+
+/// The backing type for a Redshift type name in a cast, when it differs.
+fn cast_type(name: &str, has_typmod: bool) -> Option<&'static str> {
+    match name {
+        // https://docs.aws.amazon.com/redshift/latest/dg/r_VARBYTE_type.html (VARBINARY and
+        // BINARY VARYING are its aliases)
+        "varbyte" | "varbinary" => Some("rs_emulator.varbyte"),
+        "super" => Some("rs_emulator.super"),
+        // "The default precision, if not specified, is 18"; "The default scale, if not
+        // specified, is 0." https://docs.aws.amazon.com/redshift/latest/dg/r_Numeric_types201.html
+        "decimal" | "numeric" if !has_typmod => Some("numeric(18,0)"),
+        _ => None,
+    }
 }
 
 /// Copies the trivia between token index `from` (inclusive) and `to` (exclusive).
@@ -204,5 +335,35 @@ mod tests {
             "select * from rs_emulator.stl_load_errors, rs_emulator.svv_table_info"
         );
         assert_eq!(rw("select sysdate, s.len(x)"), "select rs_emulator.sysdate(), s.len(x)");
+        assert_eq!(rw("select version(), current_database()"), "select rs_emulator.version(), rs_emulator.current_database()");
+    }
+
+    #[test]
+    fn cast_types() {
+        assert_eq!(rw("select 'abc'::varbyte, cast(x as decimal), y::numeric(5,2)"),
+            "select 'abc'::rs_emulator.varbyte, cast(x as numeric(18,0)), y::numeric(5,2)");
+        assert_eq!(rw("select x as decimal from t"), "select x as decimal from t");
+    }
+
+    #[test]
+    fn lateral_alias_references() {
+        assert_eq!(
+            rw("select a + 1 as b, b * 2 as c from t where c > 1"),
+            "select a + 1 as b, b * 2 as c from t  CROSS JOIN LATERAL (SELECT a + 1 AS \"b\") AS rs_lateral_1  \
+             CROSS JOIN LATERAL (SELECT b * 2 AS \"c\") AS rs_lateral_2 where c > 1"
+        );
+        assert_eq!(
+            rw("select x as y, y from t"),
+            "select x as y, y from t CROSS JOIN LATERAL (SELECT x AS \"y\") AS rs_lateral_1 "
+        );
+    }
+
+    #[test]
+    fn subqueries_in_from_get_a_name() {
+        assert_eq!(rw("select * from (select 1) where true"), "select * from (select 1) AS rs_subquery_1 where true");
+        assert_eq!(rw("select * from (select 1) s"), "select * from (select 1) s");
+        assert_eq!(rw("select * from (select 1)"), "select * from (select 1) AS rs_subquery_1");
+        assert_eq!(rw("select * from (a join b on true)"), "select * from (a join b on true)");
+        assert_eq!(rw("select (select 1) from t"), "select (select 1) from t");
     }
 }
