@@ -20,6 +20,8 @@ pub struct Backend {
 
 #[derive(Debug, Default)]
 pub struct QueryResult {
+    /// The column names of the (last) result.
+    pub columns: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,
     pub tags: Vec<String>,
     pub error: Option<Message>,
@@ -99,6 +101,7 @@ impl Backend {
                     return Ok(out);
                 }
                 b'D' => out.rows.push(decode_row(&m.body)),
+                b'T' => out.columns = column_names(&m.body),
                 b'C' => {
                     let mut at = 0;
                     out.tags.push(read_cstr(&m.body, &mut at).unwrap_or_default());
@@ -119,6 +122,18 @@ impl Backend {
             }
         }
     }
+}
+
+fn column_names(body: &[u8]) -> Vec<String> {
+    let n = body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize).unwrap_or(0);
+    let mut at = 2;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let Some(name) = read_cstr(body, &mut at) else { break };
+        out.push(name);
+        at += 18;
+    }
+    out
 }
 
 fn decode_row(body: &[u8]) -> Vec<Option<String>> {

@@ -709,3 +709,26 @@ BEGIN
   END LOOP;
 END $$;
 GRANT EXECUTE ON FUNCTION rs_emulator.lock_prepare(text[]) TO PUBLIC;
+
+-- REGEXP_REPLACE( source_string, pattern [, replace_string [, position ]] ): "replaces every
+-- occurrence of the pattern"; replace_string defaults to '' and position to 1.
+-- https://docs.aws.amazon.com/redshift/latest/dg/REGEXP_REPLACE.html
+CREATE OR REPLACE FUNCTION rs_emulator.regexp_replace(s text, pattern text, replacement text DEFAULT '', start_at int DEFAULT 1)
+RETURNS character varying LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT (left(s, start_at - 1) || pg_catalog.regexp_replace(substr(s, start_at), pattern, replacement, 'g'))::varchar
+$$;
+GRANT EXECUTE ON FUNCTION rs_emulator.regexp_replace(text, text, text, int) TO PUBLIC;
+
+-- REGEXP_SUBSTR( source_string, pattern [, position [, occurrence]] ): "If the function can't
+-- match the regular expression to any characters in the string, it returns an empty string."
+-- https://docs.aws.amazon.com/redshift/latest/dg/REGEXP_SUBSTR.html
+CREATE OR REPLACE FUNCTION rs_emulator.regexp_substr(s text, pattern text, start_at int DEFAULT 1, occurrence int DEFAULT 1)
+RETURNS character varying LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT coalesce((SELECT m[1] FROM regexp_matches(substr(s, greatest(start_at, 1)), '(' || pattern || ')', 'g')
+                   WITH ORDINALITY AS r(m, k) WHERE k = occurrence), '')::varchar
+$$;
+-- CHARINDEX( substring, string ): the position of substring, 0 when it is absent.
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_CHARINDEX.html
+CREATE OR REPLACE FUNCTION rs_emulator.charindex(sub text, s text) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT strpos(s, sub) $$;
+GRANT EXECUTE ON FUNCTION rs_emulator.regexp_substr(text, text, int, int), rs_emulator.charindex(text, text) TO PUBLIC;

@@ -9,7 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use pg2redshift_bundle::quote_qualified;
 use postgres::{Client, Transaction};
 
 use crate::error::{LoadError, describe};

@@ -26,10 +26,12 @@ cur.execute(f"copy {schema}.orders from '{copy_from}' iam_role '{role}' csv")
 cur.execute(f"select count(*), sum(price) from {schema}.orders where item = %s", ("pen",))
 count, total = cur.fetchone()
 out["count"], out["total"] = count, str(total)
-# Without a schema pattern the driver reads svv_tables / svv_columns (with a schema pattern it
-# refers to select-list aliases in WHERE, which the emulator does not resolve: docs/emulator.md).
-out["tables"] = [[str(c) for c in row[:4]] for row in cur.get_tables(table_name_pattern="ord%") if row[1] == schema]
-out["columns"] = [[row[3], row[5]] for row in cur.get_columns(tablename_pattern="orders") if row[1] == schema]
+# With a schema pattern the driver reads pg_catalog and refers to select-list aliases in WHERE;
+# without one it reads svv_tables / svv_columns, with lateral aliases in the select list.
+out["tables"] = [[str(c) for c in row[:4]] for row in cur.get_tables(schema_pattern=schema, table_name_pattern="ord%")]
+out["all_tables"] = [[str(c) for c in row[:4]] for row in cur.get_tables(table_name_pattern="ord%") if row[1] == schema]
+out["columns"] = [[row[3], row[5]] for row in cur.get_columns(schema_pattern=schema, tablename_pattern="orders")]
+out["all_columns"] = [[row[3], row[5]] for row in cur.get_columns(tablename_pattern="orders") if row[1] == schema]
 cur.execute(f"drop schema {schema} cascade")
 print(json.dumps(out))
 "#;
@@ -68,11 +70,13 @@ fn redshift_connector_connects_copies_and_lists_metadata() {
     assert_eq!(result["count"], 2);
     assert_eq!(result["total"], "3.50");
     assert_eq!(result["tables"], serde_json::json!([[database, schema, "orders", "TABLE"]]));
+    assert_eq!(result["all_tables"], result["tables"]);
     assert_eq!(
         result["columns"],
         serde_json::json!([["id", "int4"], ["item", "varchar"], ["price", "numeric"]]),
         "{result}"
     );
+    assert_eq!(result["all_columns"], result["columns"]);
 
     // The schema is gone again (the script dropped it through the driver).
     let mut db = redshift();

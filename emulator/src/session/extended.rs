@@ -28,7 +28,10 @@ impl Session {
             let e = SqlError::syntax("cannot insert multiple commands into a prepared statement");
             return self.extended_error(&e).await;
         }
-        let st = match stmts.first().map(|t| classify(t, &self.ctx)).unwrap_or(Ok(Statement::Pass(String::new()))) {
+        self.probe_from_columns(&stmts).await?;
+        let classified = stmts.first().map(|t| classify(t, &self.ctx)).unwrap_or(Ok(Statement::Pass(String::new())));
+        self.ctx.from_columns = None;
+        let st = match classified {
             Ok(s) => s,
             Err(e) => return self.extended_error(&e).await,
         };

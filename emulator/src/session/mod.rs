@@ -13,14 +13,16 @@ mod simple;
 mod startup;
 mod statements;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::net::tcp::OwnedReadHalf;
 
 use crate::backend::{Backend, ClientWriter};
 use crate::sql::classify::Statement;
-use crate::sql::rewrite::Context;
+use crate::sql::lateral;
+use crate::sql::lexer::Token;
+use crate::sql::rewrite::{Context, rewrite};
 use crate::sql::{SqlError, quote_literal};
 use crate::wire::{self, Message, MessageReader, error_response};
 use crate::{Shared, User};
@@ -196,6 +198,50 @@ impl Session {
                 self.forward(&m).await
             }
         }
+    }
+
+    /// Lateral alias references give way to columns of the FROM clause: before statements that
+    /// make them are rewritten, the backing server is asked which columns their FROM clauses
+    /// have (`SELECT * FROM … LIMIT 0`, inside a savepoint of its own in a transaction block, so
+    /// a probe that fails changes nothing). https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_list.html
+    async fn probe_from_columns(&mut self, statements: &[Vec<Token<'_>>]) -> std::io::Result<()> {
+        self.ctx.from_columns = None;
+        let mut froms = Vec::new();
+        for tokens in statements {
+            for l in lateral::plan(tokens, None) {
+                if let Ok(text) = rewrite(&tokens[l.from.clone()], &self.ctx) {
+                    froms.push(text);
+                }
+            }
+        }
+        if froms.is_empty() {
+            return Ok(());
+        }
+        self.quiesce().await?;
+        if self.be.status == b'E' {
+            return Ok(());
+        }
+        let in_block = self.be.status == b'T';
+        let mut columns = HashSet::new();
+        for from in froms {
+            if in_block {
+                self.be.query("SAVEPOINT rs_emulator_probe", None).await?;
+            }
+            let r = self.be.query(&format!("SELECT * FROM {from} LIMIT 0"), None).await?;
+            if in_block {
+                let end = if r.error.is_some() {
+                    "ROLLBACK TO SAVEPOINT rs_emulator_probe; RELEASE SAVEPOINT rs_emulator_probe"
+                } else {
+                    "RELEASE SAVEPOINT rs_emulator_probe"
+                };
+                self.be.query(end, None).await?;
+            }
+            if r.error.is_none() {
+                columns.extend(r.columns);
+            }
+        }
+        self.ctx.from_columns = Some(columns);
+        Ok(())
     }
 
     /// Sends an error the emulator raised to the client; inside a transaction block the backing

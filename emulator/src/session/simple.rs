@@ -12,9 +12,14 @@ impl Session {
     pub(super) async fn simple_query(&mut self, m: Message) -> std::io::Result<()> {
         let mut at = 0;
         let sql = read_cstr(&m.body, &mut at).unwrap_or_default();
-        let statements = match split(&sql).and_then(|stmts| {
-            stmts.iter().map(|t| classify(t, &self.ctx)).collect::<Result<Vec<_>, _>>()
-        }) {
+        let split = split(&sql);
+        if let Ok(stmts) = &split {
+            self.probe_from_columns(stmts).await?;
+        }
+        let classified =
+            split.and_then(|stmts| stmts.iter().map(|t| classify(t, &self.ctx)).collect::<Result<Vec<_>, _>>());
+        self.ctx.from_columns = None;
+        let statements = match classified {
             Ok(s) => s,
             Err(e) => {
                 self.quiesce().await?;

@@ -75,8 +75,7 @@ pub fn check(tokens: &[Token<'_>]) -> Result<(), SqlError> {
     if at(0).is_some_and(|t| t.is_word("values")) {
         return Err(refused("VALUES lists used as constant tables are not supported"));
     }
-    for i in 0..sig.len() {
-        let t = sig[i];
+    for (i, &t) in sig.iter().enumerate() {
         let prev = i.checked_sub(1).and_then(at);
         let next = at(i + 1);
         let qualified = prev.is_some_and(|x| x.kind == Kind::Dot);

@@ -11,6 +11,8 @@
 //! reference as ambiguous (an error, never a silent difference). Aliases of aggregates or
 //! window functions cannot be lateral: a reference to one stays an error.
 
+use std::collections::HashSet;
+
 use super::lexer::{Kind, Token};
 
 /// A LATERAL join to insert before token `at` (an index into the statement's tokens): the
@@ -19,6 +21,8 @@ use super::lexer::{Kind, Token};
 pub struct Lateral {
     pub at: usize,
     pub aliases: Vec<(String, std::ops::Range<usize>)>,
+    /// The tokens of the FROM clause's items (without FROM), whose columns take priority.
+    pub from: std::ops::Range<usize>,
 }
 
 const CLAUSE_ENDS: &[&str] = &[
@@ -30,8 +34,9 @@ const AGGREGATES: &[&str] = &[
     "approximate", "over",
 ];
 
-/// The lateral joins a statement needs, one per SELECT that refers to its own aliases.
-pub fn plan(tokens: &[Token<'_>]) -> Vec<Lateral> {
+/// The lateral joins a statement needs, one per SELECT that refers to its own aliases; names in
+/// `columns` are columns of the FROM clauses (see `Context::from_columns`), which take priority.
+pub fn plan(tokens: &[Token<'_>], columns: Option<&HashSet<String>>) -> Vec<Lateral> {
     let sig: Vec<usize> = (0..tokens.len()).filter(|&i| !tokens[i].is_trivia()).collect();
     // Paren depth before each significant token.
     let mut depths = Vec::with_capacity(sig.len());
@@ -48,7 +53,7 @@ pub fn plan(tokens: &[Token<'_>]) -> Vec<Lateral> {
     let mut out = Vec::new();
     for (p, &i) in sig.iter().enumerate() {
         if tokens[i].is_word("select")
-            && let Some(l) = plan_select(tokens, &sig, &depths, p)
+            && let Some(l) = plan_select(tokens, &sig, &depths, p, columns)
         {
             out.push(l);
         }
@@ -57,7 +62,13 @@ pub fn plan(tokens: &[Token<'_>]) -> Vec<Lateral> {
 }
 
 /// The SELECT at significant position `start`.
-fn plan_select(tokens: &[Token<'_>], sig: &[usize], depths: &[i32], start: usize) -> Option<Lateral> {
+fn plan_select(
+    tokens: &[Token<'_>],
+    sig: &[usize],
+    depths: &[i32],
+    start: usize,
+    columns: Option<&HashSet<String>>,
+) -> Option<Lateral> {
     let d = depths[start];
     let tok = |p: usize| tokens[sig[p]];
     // The end of this SELECT: a closing paren of its level, a semicolon, or the end.
@@ -109,7 +120,8 @@ fn plan_select(tokens: &[Token<'_>], sig: &[usize], depths: &[i32], start: usize
         // `x AS x` is the column itself; an aggregate cannot be computed laterally.
         let same_column = *e == s + 1 && name(tok(*s)) == *alias;
         let aggregate = (*s..*e).any(|p| AGGREGATES.iter().any(|w| tok(p).is_word(w)));
-        if used && !same_column && !aggregate {
+        let a_column = columns.is_some_and(|c| c.contains(alias));
+        if used && !same_column && !aggregate && !a_column {
             aliases.push((alias.clone(), sig[*s]..sig[*e - 1] + 1));
         }
     }
@@ -117,7 +129,8 @@ fn plan_select(tokens: &[Token<'_>], sig: &[usize], depths: &[i32], start: usize
         return None;
     }
     let at = if from_end < sig.len() { sig[from_end] } else { tokens.len() };
-    Some(Lateral { at, aliases })
+    let from_tokens = sig.get(from + 1).copied().unwrap_or(at)..at;
+    Some(Lateral { at, aliases, from: from_tokens })
 }
 
 fn name(t: Token<'_>) -> String {
@@ -134,7 +147,7 @@ mod tests {
 
     fn aliases(sql: &str) -> Vec<Vec<String>> {
         let tokens = tokenize(sql).expect("lexes");
-        plan(&tokens)
+        plan(&tokens, None)
             .into_iter()
             .map(|l| {
                 l.aliases
@@ -162,11 +175,15 @@ mod tests {
     fn the_lateral_goes_at_the_end_of_from() {
         let sql = "select x as y, y + 1 from a join b on true where y > 0";
         let tokens = tokenize(sql).expect("lexes");
-        let l = plan(&tokens);
+        let l = plan(&tokens, None);
         assert_eq!(tokens[l[0].at].text, "where");
+        let from: String = tokens[l[0].from.clone()].iter().map(|t| t.text).collect();
+        assert_eq!(from.trim(), "a join b on true");
+        let columns: HashSet<String> = ["y".to_string()].into();
+        assert!(plan(&tokens, Some(&columns)).is_empty(), "a column of the FROM clause takes priority");
         let sql = "select * from (select x as y, y + 1 as z from a) s";
         let tokens = tokenize(sql).expect("lexes");
-        let l = plan(&tokens);
+        let l = plan(&tokens, None);
         assert_eq!(tokens[l[0].at].text, ")");
     }
 }

@@ -15,6 +15,9 @@ pub struct Context {
     /// PG_LAST_COPY_ID: -1 when no COPY ran in the session.
     /// https://docs.aws.amazon.com/redshift/latest/dg/PG_LAST_COPY_ID.html
     pub last_copy_id: i64,
+    /// The columns of the FROM clauses of the statement being rewritten, where it refers to
+    /// select-list aliases (the session asks the backing server): these take priority.
+    pub from_columns: Option<std::collections::HashSet<String>>,
 }
 
 /// Redshift system views the emulator provides.
@@ -57,6 +60,9 @@ const FUNCTIONS: &[&str] = &[
     "is_object",
     "is_scalar",
     "json_extract_path_text",
+    "regexp_replace",
+    "regexp_substr",
+    "charindex",
 ];
 
 /// Words that end a FROM item: after a parenthesised subquery, one of these means it has no
@@ -84,8 +90,9 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
     let mut casts: Vec<usize> = Vec::new();
     let mut subqueries: Vec<usize> = Vec::new();
     let mut aliases = 0;
-    let mut laterals = super::lateral::plan(tokens).into_iter().peekable();
+    let mut laterals = super::lateral::plan(tokens, ctx.from_columns.as_ref()).into_iter().peekable();
     let mut lateral_names = 0;
+    let mut column_list: Option<usize> = None;
     let mut i = 0;
     while i < tokens.len() {
         while let Some(l) = laterals.next_if(|l| l.at <= i) {
@@ -103,6 +110,14 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
                 if prev.is_some_and(|x| x.is_word("cast")) {
                     casts.push(depth);
                 }
+                // `pg_get_late_binding_view_cols() cols(… col_type text …)`: a column
+                // definition list, where Redshift's TEXT is VARCHAR(256).
+                if p >= 4
+                    && sig(p - 4).is_some_and(|x| x.is_word("pg_get_late_binding_view_cols"))
+                    && sig(p - 2).is_some_and(|x| x.kind == Kind::RParen)
+                {
+                    column_list = Some(depth);
+                }
                 if prev.is_some_and(|x| x.is_word("from") || x.is_word("join") || x.kind == Kind::Comma && !subqueries.is_empty())
                     && next.is_some_and(|x| x.is_word("select") || x.is_word("with"))
                 {
@@ -116,6 +131,9 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
                 out.push_str(t.text);
                 if casts.last() == Some(&depth) {
                     casts.pop();
+                }
+                if column_list == Some(depth) {
+                    column_list = None;
                 }
                 if subqueries.last() == Some(&depth) {
                     subqueries.pop();
@@ -140,6 +158,11 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
                 // A type name where a cast names one (`x::varbyte`, `CAST(x AS decimal)`).
                 let type_position = !qualified
                     && prev.is_some_and(|x| (x.kind == Kind::Op && x.text == "::") || (x.is_word("as") && casts.last() == Some(&depth)));
+                if column_list.is_some() && lower == "text" {
+                    out.push_str("character varying");
+                    i += 1;
+                    continue;
+                }
                 if type_position && let Some(pg) = cast_type(&lower, called) {
                     out.push_str(pg);
                     i += 1;
@@ -224,6 +247,14 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
                 let name = identifier_text(&t)
                     .ok_or_else(|| SqlError::unsupported("U&\"…\" identifiers are not supported by the emulator"))?;
                 out.push_str(&quote_ident(&fold_identifier(&name, ctx.case_sensitive)?));
+            }
+            Kind::Number => {
+                out.push_str(t.text);
+                // `THEN 4when`: PostgreSQL 15 refuses a number run into a word, Redshift (and
+                // PostgreSQL before 15) reads two tokens; AWS's own driver sends such text.
+                if tokens.get(i + 1).is_some_and(|n| n.kind == Kind::Word) {
+                    out.push(' ');
+                }
             }
             _ => out.push_str(t.text),
         }
@@ -343,6 +374,19 @@ mod tests {
         assert_eq!(rw("select 'abc'::varbyte, cast(x as decimal), y::numeric(5,2)"),
             "select 'abc'::rs_emulator.varbyte, cast(x as numeric(18,0)), y::numeric(5,2)");
         assert_eq!(rw("select x as decimal from t"), "select x as decimal from t");
+    }
+
+    #[test]
+    fn late_binding_view_columns_take_text_as_varchar() {
+        assert_eq!(
+            rw("select * from pg_get_late_binding_view_cols() c(s name, t text, n int) where t::text = 'x'"),
+            "select * from rs_emulator.pg_get_late_binding_view_cols() c(s name, t character varying, n int) where t::text = 'x'"
+        );
+    }
+
+    #[test]
+    fn a_number_run_into_a_word_is_two_tokens() {
+        assert_eq!(rw("select case when a then 4else 5end from t"), "select case when a then 4 else 5 end from t");
     }
 
     #[test]
