@@ -397,8 +397,7 @@ $$;
 -- https://docs.aws.amazon.com/redshift/latest/dg/r_STV_DB_ISOLATION_LEVEL.html
 CREATE VIEW rs_emulator.stv_db_isolation_level AS
 SELECT rs_emulator.current_database()::char(128) AS db_name,
-       CASE current_setting('default_transaction_isolation')
-         WHEN 'serializable' THEN 'Serializable' ELSE 'Snapshot Isolation' END::char(20) AS isolation_level;
+       coalesce(nullif(current_setting('rs_emulator.isolation', true), ''), 'Serializable')::char(20) AS isolation_level;
 
 -- Metadata views drivers read (redshift_connector's get_tables/get_columns among them). The
 -- emulator's own schema is not shown, as Redshift has none.

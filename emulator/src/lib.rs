@@ -64,8 +64,16 @@ impl Isolation {
     /// The backing PostgreSQL level that behaves alike.
     pub fn backing_level(self) -> &'static str {
         match self {
-            Isolation::Serializable => "serializable",
-            Isolation::Snapshot => "repeatable read",
+            Isolation::Serializable => "SERIALIZABLE",
+            Isolation::Snapshot => "REPEATABLE READ",
+        }
+    }
+
+    /// As STV_DB_ISOLATION_LEVEL shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::Serializable => "Serializable",
+            Isolation::Snapshot => "Snapshot Isolation",
         }
     }
 }

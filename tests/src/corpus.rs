@@ -744,10 +744,10 @@ fn bound(r: &mut Rng, subtype: &str) -> String {
 }
 
 /// Truncation as the README documents it: text cut to at most `max_bytes` bytes, never inside
-/// a UTF-8 character; bytea (as `\x` hex) cut to `max_bytes` bytes.
+/// a UTF-8 character; bytea (as hex, the way Redshift shows VARBYTE) cut to `max_bytes` bytes.
 pub fn truncated(text: &str, max_bytes: usize, bytea: bool) -> String {
     if bytea {
-        return text[..(2 + 2 * max_bytes).min(text.len())].to_string();
+        return text[..(2 * max_bytes).min(text.len())].to_string();
     }
     let mut end = max_bytes.min(text.len());
     while !text.is_char_boundary(end) {
@@ -783,7 +783,7 @@ mod tests {
     #[test]
     fn truncation_and_decimals() {
         assert_eq!(truncated("a€€", 5, false), "a€");
-        assert_eq!(truncated("\\x0102", 1, true), "\\x01");
+        assert_eq!(truncated("0102", 1, true), "01");
         assert_eq!(canonical_decimal("-0.000"), "0");
         assert_eq!(canonical_decimal("001.2300"), "1.23");
         assert_eq!(canonical_decimal("-12"), "-12");

@@ -438,7 +438,17 @@ fn compare(
 ) -> Vec<String> {
     let redshift_types: HashMap<String, String> =
         redshift_columns(src, &format!("'{table}'")).into_iter().map(|r| (r.0, r.3)).collect();
-    let select_src: Vec<String> = columns.iter().map(|c| expected_expression(c.form, &q(&c.name))).collect();
+    // Redshift shows VARBYTE as bare hexadecimal (r_VARBYTE_type), PostgreSQL bytea as `\x…`.
+    let select_src: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            if c.form == Form::Text && c.decl.contains("bytea") {
+                format!("pg_catalog.encode({}, 'hex')", q(&c.name))
+            } else {
+                expected_expression(c.form, &q(&c.name))
+            }
+        })
+        .collect();
     let select_rs: Vec<String> = columns.iter().map(|c| q(&c.name)).collect();
     let expected = text_rows(src, &format!("SELECT id, {} FROM {table} ORDER BY id", select_src.join(", ")));
     let mut rs = redshift();

@@ -96,7 +96,11 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
     if get("TimeZone").is_none() && get("timezone").is_none() {
         backend_params.push(("TimeZone".into(), "UTC".into()));
     }
-    backend_params.push(("default_transaction_isolation".into(), shared.config.isolation.backing_level().into()));
+    // Transaction blocks run at the configured level (BEGIN is rewritten to name it). A
+    // statement outside one runs READ COMMITTED: its snapshot is then taken once the tables it
+    // reads are locked, as in Redshift's PostgreSQL 8.0 base, so a reader queued behind a
+    // loader's swap reads the new table rather than an empty one.
+    backend_params.push(("rs_emulator.isolation".into(), shared.config.isolation.name().into()));
     // What CURRENT_DATABASE() answers: the database the client connected to.
     backend_params.push(("rs_emulator.database".into(), shared.config.database.clone()));
     let (backend, greeting) = match connect(&shared.config.backing_addr, &backend_params).await? {
@@ -114,6 +118,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
         }
         client_w.send(&client_parameter(m)).await?;
     }
+    let shared_isolation = shared.config.isolation.backing_level();
     let mut s = Session {
         shared,
         user,
@@ -129,7 +134,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
         skip_until_sync: false,
         special_statements: HashMap::new(),
         special_portals: HashMap::new(),
-        ctx: Context { last_copy_id: -1, ..Context::default() },
+        ctx: Context { last_copy_id: -1, isolation: shared_isolation, ..Context::default() },
     };
     let oid = s.be.query("SELECT oid::int4 FROM pg_roles WHERE rolname = current_user", None).await?;
     s.user_oid = oid.first().and_then(|v| v.parse().ok()).unwrap_or(0);

@@ -96,6 +96,7 @@ pub fn classify(tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlErr
             Err(SqlError::unsupported("ROLLBACK TO SAVEPOINT is not supported"))
         }
         "set" | "reset" | "show" if mentions_case_sensitivity(&c) => classify_case_sensitivity(&mut c),
+        "begin" | "start" => classify_begin(&mut c, ctx),
         "select" | "with" if selects_into(tokens) => Err(SqlError::unsupported(
             "SELECT INTO is not supported by the Redshift emulator (its table would lack Redshift's attributes): use CREATE TABLE and INSERT … SELECT",
         )),
@@ -118,6 +119,41 @@ fn classify_lock(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) ->
     }
     c.expect_end()?;
     Ok(Statement::Lock { sql: rewrite(tokens, ctx)?, tables })
+}
+
+/// `BEGIN [WORK | TRANSACTION] [ISOLATION LEVEL …] [READ WRITE | READ ONLY]` or `START
+/// TRANSACTION …`: "the isolation level … is accepted but ignored"; every transaction block runs
+/// at the database's level. https://docs.aws.amazon.com/redshift/latest/dg/r_BEGIN.html
+fn classify_begin(c: &mut Cursor<'_, '_>, ctx: &Context) -> Result<Statement, SqlError> {
+    if c.accept_word("start") {
+        c.expect_word("transaction")?;
+    } else {
+        c.expect_word("begin")?;
+        if !c.accept_word("work") {
+            c.accept_word("transaction");
+        }
+    }
+    let mut access = "";
+    while !c.at_end() {
+        if c.accept_words(&["isolation", "level"]) {
+            let level_ok = c.accept_word("serializable")
+                || c.accept_words(&["repeatable", "read"])
+                || c.accept_words(&["read", "committed"])
+                || c.accept_words(&["read", "uncommitted"]);
+            if !level_ok {
+                return Err(c.unexpected("an isolation level"));
+            }
+        } else if c.accept_words(&["read", "write"]) {
+            access = " READ WRITE";
+        } else if c.accept_words(&["read", "only"]) {
+            access = " READ ONLY";
+        } else {
+            return Err(c.unexpected("ISOLATION LEVEL, READ WRITE or READ ONLY"));
+        }
+        c.accept_kind(Kind::Comma);
+    }
+    let level = if ctx.isolation.is_empty() { "SERIALIZABLE" } else { ctx.isolation };
+    Ok(Statement::Pass(format!("BEGIN ISOLATION LEVEL {level}{access}")))
 }
 
 /// `SELECT … INTO table …` (an INTO outside parentheses that no INSERT introduces).
@@ -416,6 +452,17 @@ mod tests {
     fn splits_on_semicolons_outside_literals() {
         let s = split("select ';'; ; select 2;").unwrap();
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn begin_runs_at_the_databases_isolation_level() {
+        assert_eq!(one("begin").unwrap(), Statement::Pass("BEGIN ISOLATION LEVEL SERIALIZABLE".into()));
+        assert_eq!(
+            one("BEGIN TRANSACTION ISOLATION LEVEL READ COMMITTED, READ ONLY").unwrap(),
+            Statement::Pass("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY".into())
+        );
+        assert_eq!(one("start transaction").unwrap(), Statement::Pass("BEGIN ISOLATION LEVEL SERIALIZABLE".into()));
+        assert!(one("begin nonsense").is_err());
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct Context {
     /// The columns of the FROM clauses of the statement being rewritten, where it refers to
     /// select-list aliases (the session asks the backing server): these take priority.
     pub from_columns: Option<std::collections::HashSet<String>>,
+    /// What BEGIN runs as: `SERIALIZABLE` or `REPEATABLE READ` (snapshot isolation).
+    pub isolation: &'static str,
 }
 
 /// Redshift system views the emulator provides.
@@ -158,6 +160,18 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
                 // A type name where a cast names one (`x::varbyte`, `CAST(x AS decimal)`).
                 let type_position = !qualified
                     && prev.is_some_and(|x| (x.kind == Kind::Op && x.text == "::") || (x.is_word("as") && casts.last() == Some(&depth)));
+                // pg_class.relhasoids is in Redshift's catalog (PostgreSQL 8.0) and not in
+                // PostgreSQL 15's; psql asks for it from a server that reports version 8.0.2.
+                if next.is_some_and(|x| x.kind == Kind::Dot) && sig(p + 2).is_some_and(|x| x.is_word("relhasoids")) {
+                    out.push_str("false");
+                    i = significant[p + 2] + 1;
+                    continue;
+                }
+                if !qualified && lower == "relhasoids" {
+                    out.push_str("false");
+                    i += 1;
+                    continue;
+                }
                 if column_list.is_some() && lower == "text" {
                     out.push_str("character varying");
                     i += 1;
