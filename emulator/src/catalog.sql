@@ -731,3 +731,17 @@ $$;
 CREATE OR REPLACE FUNCTION rs_emulator.charindex(sub text, s text) RETURNS integer
 LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT strpos(s, sub) $$;
 GRANT EXECUTE ON FUNCTION rs_emulator.regexp_substr(text, text, int, int), rs_emulator.charindex(text, text) TO PUBLIC;
+
+-- LISTAGG's limit: "If the result set is larger than the maximum VARCHAR size (64K – 1, or
+-- 65535), then LISTAGG returns the following error: Invalid operation: Result size exceeds
+-- LISTAGG limit". https://docs.aws.amazon.com/redshift/latest/dg/r_LISTAGG.html
+CREATE OR REPLACE FUNCTION rs_emulator.listagg_limit(s text) RETURNS character varying
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF octet_length(s) > 65535 THEN
+    RAISE EXCEPTION 'Result size exceeds LISTAGG limit' USING ERRCODE = '22001',
+      DETAIL = format('LISTAGG''s result holds %s bytes; VARCHAR holds at most 65535.', octet_length(s));
+  END IF;
+  RETURN s;
+END $$;
+GRANT EXECUTE ON FUNCTION rs_emulator.listagg_limit(text) TO PUBLIC;

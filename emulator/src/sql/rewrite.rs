@@ -190,6 +190,14 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
                     i = consumed;
                     continue;
                 }
+                if !qualified
+                    && called
+                    && lower == "listagg"
+                    && let Some(consumed) = rewrite_listagg(tokens, &significant, p, ctx, &mut out)?
+                {
+                    i = consumed;
+                    continue;
+                }
                 if !qualified && called && (lower == "pg_last_copy_count" || lower == "pg_last_copy_id") {
                     // Replace `name ( )` with the session's value.
                     let close = sig(p + 2);
@@ -296,6 +304,94 @@ fn push_lateral(
     Ok(())
 }
 
+/// `LISTAGG( [DISTINCT] expr [, 'delimiter'] ) [WITHIN GROUP (ORDER BY …)]` →
+/// `rs_emulator.listagg_limit(string_agg([DISTINCT] CAST(expr AS VARCHAR), delimiter [ORDER BY …]))`:
+/// the values concatenated as VARCHAR, and "If the result set is larger than the maximum VARCHAR
+/// size (64K – 1, or 65535), then LISTAGG returns the following error".
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_LISTAGG.html
+/// Returns the token index after the call, or None when its shape is not this one.
+fn rewrite_listagg(
+    tokens: &[Token<'_>],
+    significant: &[usize],
+    p: usize,
+    ctx: &Context,
+    out: &mut String,
+) -> Result<Option<usize>, SqlError> {
+    let get = |q: usize| significant.get(q).map(|&i| tokens[i]);
+    // The arguments: from the opening parenthesis at p + 1 to its match.
+    let mut depth = 0;
+    let mut commas = Vec::new();
+    let mut close = None;
+    for q in p + 1..significant.len() {
+        let Some(t) = get(q) else { break };
+        match t.kind {
+            Kind::LParen => depth += 1,
+            Kind::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(q);
+                    break;
+                }
+            }
+            Kind::Comma if depth == 1 => commas.push(q),
+            _ => {}
+        }
+    }
+    let Some(close) = close else { return Ok(None) };
+    if commas.len() > 1 {
+        return Ok(None);
+    }
+    let mut expr_start = p + 2;
+    let distinct = get(expr_start).is_some_and(|t| t.is_word("distinct"));
+    if distinct {
+        expr_start += 1;
+    }
+    let expr_end = commas.first().copied().unwrap_or(close);
+    if expr_start >= expr_end {
+        return Ok(None);
+    }
+    let text = |from: usize, to: usize| -> Result<String, SqlError> {
+        rewrite(&tokens[significant[from]..significant[to - 1] + 1], ctx)
+    };
+    let expr = text(expr_start, expr_end)?;
+    let delimiter = match commas.first() {
+        Some(&c) if c + 1 < close => text(c + 1, close)?,
+        _ => "''".to_string(),
+    };
+    // WITHIN GROUP ( ORDER BY … )
+    let mut end = close + 1;
+    let mut order = String::new();
+    if get(close + 1).is_some_and(|t| t.is_word("within"))
+        && get(close + 2).is_some_and(|t| t.is_word("group"))
+        && get(close + 3).is_some_and(|t| t.kind == Kind::LParen)
+        && get(close + 4).is_some_and(|t| t.is_word("order"))
+    {
+        let mut depth = 0;
+        let mut group_close = None;
+        for q in close + 3..significant.len() {
+            match get(q).map(|t| t.kind) {
+                Some(Kind::LParen) => depth += 1,
+                Some(Kind::RParen) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        group_close = Some(q);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(group_close) = group_close else { return Ok(None) };
+        order = format!(" {}", text(close + 4, group_close)?);
+        end = group_close + 1;
+    }
+    let distinct = if distinct { "DISTINCT " } else { "" };
+    out.push_str(&format!(
+        "rs_emulator.listagg_limit(string_agg({distinct}CAST({expr} AS VARCHAR), {delimiter}{order}))"
+    ));
+    Ok(Some(significant[end - 1] + 1))
+}
+
 /// The backing type for a Redshift type name in a cast, when it differs.
 fn cast_type(name: &str, has_typmod: bool) -> Option<&'static str> {
     match name {
@@ -395,6 +491,18 @@ mod tests {
         assert_eq!(
             rw("select * from pg_get_late_binding_view_cols() c(s name, t text, n int) where t::text = 'x'"),
             "select * from rs_emulator.pg_get_late_binding_view_cols() c(s name, t character varying, n int) where t::text = 'x'"
+        );
+    }
+
+    #[test]
+    fn listagg_is_string_agg_within_its_limit() {
+        assert_eq!(
+            rw("select listagg(name, ', ') within group (order by name desc) from t"),
+            "select rs_emulator.listagg_limit(string_agg(CAST(name AS VARCHAR), ', ' order by name desc)) from t"
+        );
+        assert_eq!(
+            rw("select listagg(distinct x) from t"),
+            "select rs_emulator.listagg_limit(string_agg(DISTINCT CAST(x AS VARCHAR), '')) from t"
         );
     }
 
