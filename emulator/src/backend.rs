@@ -20,8 +20,8 @@ pub struct Backend {
 
 #[derive(Debug, Default)]
 pub struct QueryResult {
-    /// The column names of the (last) result.
-    pub columns: Vec<String>,
+    /// The column names and type OIDs of the (last) result.
+    pub columns: Vec<(String, u32)>,
     pub rows: Vec<Vec<Option<String>>>,
     pub tags: Vec<String>,
     pub error: Option<Message>,
@@ -124,13 +124,14 @@ impl Backend {
     }
 }
 
-fn column_names(body: &[u8]) -> Vec<String> {
+fn column_names(body: &[u8]) -> Vec<(String, u32)> {
     let n = body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize).unwrap_or(0);
     let mut at = 2;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let Some(name) = read_cstr(body, &mut at) else { break };
-        out.push(name);
+        let Some(oid) = body.get(at + 6..at + 10).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])) else { break };
+        out.push((name, oid));
         at += 18;
     }
     out

@@ -28,9 +28,9 @@ impl Session {
             let e = SqlError::syntax("cannot insert multiple commands into a prepared statement");
             return self.extended_error(&e).await;
         }
-        self.probe_from_columns(&stmts).await?;
+        self.probe(&stmts).await?;
         let classified = stmts.first().map(|t| classify(t, &self.ctx)).unwrap_or(Ok(Statement::Pass(String::new())));
-        self.ctx.from_columns = None;
+        self.forget_probe();
         let st = match classified {
             Ok(s) => s,
             Err(e) => return self.extended_error(&e).await,

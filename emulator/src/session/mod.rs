@@ -20,7 +20,7 @@ use tokio::net::tcp::OwnedReadHalf;
 
 use crate::backend::{Backend, ClientWriter};
 use crate::sql::classify::Statement;
-use crate::sql::lateral;
+use crate::sql::{lateral, navigation, super_literals};
 use crate::sql::lexer::Token;
 use crate::sql::rewrite::{Context, rewrite};
 use crate::sql::{SqlError, quote_literal};
@@ -28,6 +28,9 @@ use crate::wire::{self, Message, MessageReader, error_response};
 use crate::{Shared, User};
 
 pub use startup::serve;
+
+/// PostgreSQL's jsonb, the base type of the emulator's SUPER.
+const JSONB_OID: u32 = 3802;
 
 struct Session {
     shared: Arc<Shared>,
@@ -200,48 +203,92 @@ impl Session {
         }
     }
 
-    /// Lateral alias references give way to columns of the FROM clause: before statements that
-    /// make them are rewritten, the backing server is asked which columns their FROM clauses
-    /// have (`SELECT * FROM … LIMIT 0`, inside a savepoint of its own in a transaction block, so
-    /// a probe that fails changes nothing). https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_list.html
-    async fn probe_from_columns(&mut self, statements: &[Vec<Token<'_>>]) -> std::io::Result<()> {
+    /// What the backing server knows that a statement's rewriting needs, asked before it is
+    /// rewritten by describing relations (`SELECT * FROM … LIMIT 0`, inside a savepoint of its
+    /// own in a transaction block, so a description that fails changes nothing):
+    /// - lateral alias references give way to columns of the FROM clause of the same name
+    ///   (https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_list.html);
+    /// - SUPER navigation (`col.attr`) needs to know which columns are SUPER
+    ///   (https://docs.aws.amazon.com/redshift/latest/dg/query-super.html);
+    /// - a literal written into a SUPER column stays a string
+    ///   (https://docs.aws.amazon.com/redshift/latest/dg/parse_json.html).
+    fn needs_probe(tokens: &[Token<'_>]) -> bool {
+        super_literals::target(tokens).is_some() || !lateral::plan(tokens, None).is_empty() || navigation::has_candidates(tokens)
+    }
+
+    async fn probe(&mut self, statements: &[Vec<Token<'_>>]) -> std::io::Result<()> {
         self.ctx.from_columns = None;
+        self.ctx.super_columns.clear();
+        self.ctx.super_literals.clear();
         let mut froms = Vec::new();
+        let mut targets = Vec::new();
         for tokens in statements {
-            for l in lateral::plan(tokens, None) {
-                if let Ok(text) = rewrite(&tokens[l.from.clone()], &self.ctx) {
+            if let Some(target) = super_literals::target(tokens)
+                && let Ok(name) = rewrite(target.name, &self.ctx)
+            {
+                targets.push((tokens, target, name));
+            }
+            if lateral::plan(tokens, None).is_empty() && !navigation::has_candidates(tokens) {
+                continue;
+            }
+            for range in lateral::from_clauses(tokens) {
+                if let Ok(text) = rewrite(&tokens[range], &self.ctx) {
                     froms.push(text);
                 }
             }
         }
-        if froms.is_empty() {
+        if froms.is_empty() && targets.is_empty() {
             return Ok(());
         }
         self.quiesce().await?;
         if self.be.status == b'E' {
             return Ok(());
         }
-        let in_block = self.be.status == b'T';
         let mut columns = HashSet::new();
         for from in froms {
-            if in_block {
-                self.be.query("SAVEPOINT rs_emulator_probe", None).await?;
-            }
-            let r = self.be.query(&format!("SELECT * FROM {from} LIMIT 0"), None).await?;
-            if in_block {
-                let end = if r.error.is_some() {
-                    "ROLLBACK TO SAVEPOINT rs_emulator_probe; RELEASE SAVEPOINT rs_emulator_probe"
-                } else {
-                    "RELEASE SAVEPOINT rs_emulator_probe"
-                };
-                self.be.query(end, None).await?;
-            }
-            if r.error.is_none() {
-                columns.extend(r.columns);
+            for (name, oid) in self.columns_of(&from).await?.unwrap_or_default() {
+                // RowDescription names a domain's base type: jsonb is SUPER's (Redshift has
+                // no JSONB of its own).
+                if oid == JSONB_OID {
+                    self.ctx.super_columns.insert(name.clone());
+                }
+                columns.insert(name);
             }
         }
         self.ctx.from_columns = Some(columns);
+        for (tokens, target, name) in targets {
+            if let Some(described) = self.columns_of(&name).await? {
+                let table: Vec<(String, bool)> = described.into_iter().map(|(n, oid)| (n, oid == JSONB_OID)).collect();
+                let literals = super_literals::super_literals(tokens, &target, &table);
+                self.ctx.super_literals.extend(literals);
+            }
+        }
         Ok(())
+    }
+
+    /// The columns (name, type OID) of `SELECT * FROM {from}`, or None when that fails.
+    async fn columns_of(&mut self, from: &str) -> std::io::Result<Option<Vec<(String, u32)>>> {
+        let in_block = self.be.status == b'T';
+        if in_block {
+            self.be.query("SAVEPOINT rs_emulator_probe", None).await?;
+        }
+        let r = self.be.query(&format!("SELECT * FROM {from} LIMIT 0"), None).await?;
+        if in_block {
+            let end = if r.error.is_some() {
+                "ROLLBACK TO SAVEPOINT rs_emulator_probe; RELEASE SAVEPOINT rs_emulator_probe"
+            } else {
+                "RELEASE SAVEPOINT rs_emulator_probe"
+            };
+            self.be.query(end, None).await?;
+        }
+        Ok(r.error.is_none().then_some(r.columns))
+    }
+
+    /// Forgets what `probe` found, once the statements are rewritten.
+    fn forget_probe(&mut self) {
+        self.ctx.from_columns = None;
+        self.ctx.super_columns.clear();
+        self.ctx.super_literals.clear();
     }
 
     /// Sends an error the emulator raised to the client; inside a transaction block the backing

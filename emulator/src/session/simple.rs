@@ -13,12 +13,31 @@ impl Session {
         let mut at = 0;
         let sql = read_cstr(&m.body, &mut at).unwrap_or_default();
         let split = split(&sql);
-        if let Ok(stmts) = &split {
-            self.probe_from_columns(stmts).await?;
+        if let Ok(stmts) = &split
+            && stmts.iter().any(|t| Session::needs_probe(t))
+        {
+            // What a statement's rewriting asks of the backing server may depend on the
+            // statements before it (a CREATE TABLE, say): one at a time.
+            self.quiesce().await?;
+            for tokens in stmts {
+                self.probe(std::slice::from_ref(tokens)).await?;
+                let classified = classify(tokens, &self.ctx);
+                self.forget_probe();
+                let ok = match classified {
+                    Ok(st) => self.run_statement(&st).await?,
+                    Err(e) => {
+                        self.refuse(&e).await?;
+                        false
+                    }
+                };
+                if !ok {
+                    break;
+                }
+            }
+            return self.client_w.send(&wire::ready(self.be.status)).await;
         }
         let classified =
             split.and_then(|stmts| stmts.iter().map(|t| classify(t, &self.ctx)).collect::<Result<Vec<_>, _>>());
-        self.ctx.from_columns = None;
         let statements = match classified {
             Ok(s) => s,
             Err(e) => {

@@ -38,18 +38,7 @@ const AGGREGATES: &[&str] = &[
 /// `columns` are columns of the FROM clauses (see `Context::from_columns`), which take priority.
 pub fn plan(tokens: &[Token<'_>], columns: Option<&HashSet<String>>) -> Vec<Lateral> {
     let sig: Vec<usize> = (0..tokens.len()).filter(|&i| !tokens[i].is_trivia()).collect();
-    // Paren depth before each significant token.
-    let mut depths = Vec::with_capacity(sig.len());
-    let mut depth = 0i32;
-    for &i in &sig {
-        if tokens[i].kind == Kind::RParen {
-            depth -= 1;
-        }
-        depths.push(depth);
-        if tokens[i].kind == Kind::LParen {
-            depth += 1;
-        }
-    }
+    let depths = depths(tokens, &sig);
     let mut out = Vec::new();
     for (p, &i) in sig.iter().enumerate() {
         if tokens[i].is_word("select")
@@ -61,14 +50,51 @@ pub fn plan(tokens: &[Token<'_>], columns: Option<&HashSet<String>>) -> Vec<Late
     out
 }
 
-/// The SELECT at significant position `start`.
-fn plan_select(
-    tokens: &[Token<'_>],
-    sig: &[usize],
-    depths: &[i32],
-    start: usize,
-    columns: Option<&HashSet<String>>,
-) -> Option<Lateral> {
+/// The token ranges of every SELECT's FROM items (without FROM), for describing them.
+pub fn from_clauses(tokens: &[Token<'_>]) -> Vec<std::ops::Range<usize>> {
+    let sig: Vec<usize> = (0..tokens.len()).filter(|&i| !tokens[i].is_trivia()).collect();
+    let depths = depths(tokens, &sig);
+    let mut out = Vec::new();
+    for (p, &i) in sig.iter().enumerate() {
+        if tokens[i].is_word("select")
+            && let Some(c) = clauses(tokens, &sig, &depths, p)
+        {
+            let at = if c.from_end < sig.len() { sig[c.from_end] } else { tokens.len() };
+            if let Some(&first) = sig.get(c.from + 1).filter(|&&f| f < at) {
+                out.push(first..at);
+            }
+        }
+    }
+    out
+}
+
+/// Paren depth before each significant token.
+fn depths(tokens: &[Token<'_>], sig: &[usize]) -> Vec<i32> {
+    let mut out = Vec::with_capacity(sig.len());
+    let mut depth = 0i32;
+    for &i in sig {
+        if tokens[i].kind == Kind::RParen {
+            depth -= 1;
+        }
+        out.push(depth);
+        if tokens[i].kind == Kind::LParen {
+            depth += 1;
+        }
+    }
+    out
+}
+
+/// Where a SELECT's clauses are, as significant positions.
+struct Clauses {
+    /// FROM.
+    from: usize,
+    /// The first token after the FROM items.
+    from_end: usize,
+    /// The first token after the WHERE clause (`from_end` when there is none).
+    where_end: usize,
+}
+
+fn clauses(tokens: &[Token<'_>], sig: &[usize], depths: &[i32], start: usize) -> Option<Clauses> {
     let d = depths[start];
     let tok = |p: usize| tokens[sig[p]];
     // The end of this SELECT: a closing paren of its level, a semicolon, or the end.
@@ -85,6 +111,21 @@ fn plan_select(
     } else {
         from_end
     };
+    Some(Clauses { from, from_end, where_end })
+}
+
+/// The SELECT at significant position `start`.
+fn plan_select(
+    tokens: &[Token<'_>],
+    sig: &[usize],
+    depths: &[i32],
+    start: usize,
+    columns: Option<&HashSet<String>>,
+) -> Option<Lateral> {
+    let d = depths[start];
+    let tok = |p: usize| tokens[sig[p]];
+    let at_level = |p: usize| depths[p] == d;
+    let Clauses { from, from_end, where_end } = clauses(tokens, sig, depths, start)?;
     // The select list's items, split at commas of this level.
     let mut items: Vec<(usize, usize)> = Vec::new();
     let mut item_start = start + 1;

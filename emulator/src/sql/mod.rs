@@ -8,7 +8,9 @@ pub mod cursor;
 pub mod dialect;
 pub mod lateral;
 pub mod lexer;
+pub mod navigation;
 pub mod rewrite;
+pub mod super_literals;
 
 use thiserror::Error;
 

@@ -18,6 +18,10 @@ pub struct Context {
     /// The columns of the FROM clauses of the statement being rewritten, where it refers to
     /// select-list aliases (the session asks the backing server): these take priority.
     pub from_columns: Option<std::collections::HashSet<String>>,
+    /// The SUPER columns among them (see `navigation`).
+    pub super_columns: std::collections::HashSet<String>,
+    /// Literals that go into SUPER columns, by the address of their text (see `super_literals`).
+    pub super_literals: std::collections::HashSet<usize>,
     /// What BEGIN runs as: `SERIALIZABLE` or `REPEATABLE READ` (snapshot isolation).
     pub isolation: &'static str,
 }
@@ -95,12 +99,23 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
     let mut laterals = super::lateral::plan(tokens, ctx.from_columns.as_ref()).into_iter().peekable();
     let mut lateral_names = 0;
     let mut column_list: Option<usize> = None;
+    let from_names = if ctx.super_columns.is_empty() { Default::default() } else { super::navigation::from_names(tokens) };
     let mut i = 0;
     while i < tokens.len() {
         while let Some(l) = laterals.next_if(|l| l.at <= i) {
             push_lateral(tokens, &l, ctx, &mut lateral_names, &mut out)?;
         }
         let t = tokens[i];
+        if ctx.super_literals.contains(&(t.text.as_ptr() as usize)) {
+            // A literal written into SUPER is the JSON scalar it spells, a string unless it is a
+            // number or a boolean. https://docs.aws.amazon.com/redshift/latest/dg/parse_json.html
+            match t.kind {
+                Kind::String => out.push_str(&format!("pg_catalog.to_jsonb(CAST({} AS text))", t.text)),
+                _ => out.push_str(&format!("pg_catalog.to_jsonb({})", t.text)),
+            }
+            i += 1;
+            continue;
+        }
         let p = pos_of[i];
         let prev = if p == usize::MAX || p == 0 { None } else { sig(p - 1) };
         let next = if p == usize::MAX { None } else { sig(p + 1) };
@@ -153,6 +168,22 @@ pub fn rewrite(tokens: &[Token<'_>], ctx: &Context) -> Result<String, SqlError> 
                 }
                 depth = depth.saturating_sub(1);
                 i += 1;
+                continue;
+            }
+            Kind::Word | Kind::QuotedIdent
+                if !qualified
+                    && !ctx.super_columns.is_empty()
+                    && let Some((text, after)) = super::navigation::rewrite_path(
+                        tokens,
+                        &significant,
+                        p,
+                        &ctx.super_columns,
+                        &from_names,
+                        ctx.case_sensitive,
+                    )? =>
+            {
+                out.push_str(&text);
+                i = significant[after - 1] + 1;
                 continue;
             }
             Kind::Word => {
