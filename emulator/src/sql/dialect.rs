@@ -10,7 +10,7 @@
 //! https://docs.aws.amazon.com/redshift/latest/dg/c_unsupported-postgresql-features.html
 //! https://docs.aws.amazon.com/redshift/latest/dg/c_unsupported-postgresql-functions.html
 
-use super::SqlError;
+use super::{SqlError, name_key};
 use super::lexer::{Kind, Token};
 
 /// Functions Redshift lists as unsupported (aggregate, array, date/time, math, string and set
@@ -142,7 +142,7 @@ fn reach(sig: &[Token<'_>]) -> Reach {
             && sig.get(i + 1).is_some_and(|x| x.is_word("as"))
             && sig.get(i + 2).is_some_and(|x| x.kind == Kind::LParen)
         {
-            ctes.push(name_of(t));
+            ctes.push(name_key(&t));
         }
         let introduces = t.is_word("from") || t.is_word("join") || t.is_word("into") || t.is_word("update");
         if introduces {
@@ -153,11 +153,11 @@ fn reach(sig: &[Token<'_>]) -> Reach {
                 }
                 let (schema, name, after) = if sig.get(j + 1).is_some_and(|x| x.kind == Kind::Dot) {
                     match sig.get(j + 2) {
-                        Some(n) => (Some(name_of(*first)), name_of(*n), j + 3),
+                        Some(n) => (Some(name_key(first)), name_key(n), j + 3),
                         None => break,
                     }
                 } else {
-                    (None, name_of(*first), j + 1)
+                    (None, name_key(first), j + 1)
                 };
                 // A function in FROM is not a relation.
                 if sig.get(after).is_some_and(|x| x.kind == Kind::LParen) {
@@ -192,12 +192,6 @@ fn reach(sig: &[Token<'_>]) -> Reach {
     }
 }
 
-fn name_of(t: Token<'_>) -> String {
-    match t.kind {
-        Kind::QuotedIdent => t.text.trim_matches('"').replace("\"\"", "\""),
-        _ => t.text.to_ascii_lowercase(),
-    }
-}
 
 fn is_keyword(t: &Token<'_>) -> bool {
     const KEYWORDS: &[&str] = &[

@@ -14,6 +14,7 @@
 use std::collections::HashSet;
 
 use super::lexer::{Kind, Token};
+use super::name_key;
 
 /// A LATERAL join to insert before token `at` (an index into the statement's tokens): the
 /// token ranges of the aliased expressions, each with its alias, in definition order.
@@ -139,7 +140,7 @@ fn plan_select(
     let mut defined: Vec<(String, usize, usize, usize)> = Vec::new(); // alias, expr start, expr end, item index
     for (k, &(s, e)) in items.iter().enumerate() {
         if e >= s + 3 && tok(e - 2).is_word("as") && matches!(tok(e - 1).kind, Kind::Word | Kind::QuotedIdent) {
-            defined.push((name(tok(e - 1)), s, e - 2, k));
+            defined.push((name_key(&tok(e - 1)), s, e - 2, k));
         }
     }
     if defined.is_empty() {
@@ -149,7 +150,7 @@ fn plan_select(
         (from_p..to_p).any(|p| {
             let t = tok(p);
             t.kind == Kind::Word
-                && name(t) == alias
+                && name_key(&t) == alias
                 && !(p > 0 && tok(p - 1).kind == Kind::Dot)
                 && !(p + 1 < sig.len() && matches!(tok(p + 1).kind, Kind::Dot | Kind::LParen))
         })
@@ -159,7 +160,7 @@ fn plan_select(
         let later_items = items.get(k + 1).map(|&(ls, _)| ls).unwrap_or(from);
         let used = referenced(alias, later_items, from) || (where_end > from_end && referenced(alias, from_end + 1, where_end));
         // `x AS x` is the column itself; an aggregate cannot be computed laterally.
-        let same_column = *e == s + 1 && name(tok(*s)) == *alias;
+        let same_column = *e == s + 1 && name_key(&tok(*s)) == *alias;
         let aggregate = (*s..*e).any(|p| AGGREGATES.iter().any(|w| tok(p).is_word(w)));
         let a_column = columns.is_some_and(|c| c.contains(alias));
         if used && !same_column && !aggregate && !a_column {
@@ -174,12 +175,6 @@ fn plan_select(
     Some(Lateral { at, aliases, from: from_tokens })
 }
 
-fn name(t: Token<'_>) -> String {
-    match t.kind {
-        Kind::QuotedIdent => t.text.trim_matches('"').replace("\"\"", "\"").to_ascii_lowercase(),
-        _ => t.text.to_ascii_lowercase(),
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -82,6 +82,15 @@ pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// An identifier token's name as names compare with case sensitivity off: lowercased, a quoted
+/// one unquoted first.
+pub fn name_key(token: &lexer::Token<'_>) -> String {
+    match token.kind {
+        lexer::Kind::QuotedIdent => identifier_text(token).unwrap_or_default().to_ascii_lowercase(),
+        _ => token.text.to_ascii_lowercase(),
+    }
+}
+
 /// The name inside an identifier token: an unquoted word as written, a quoted one unescaped.
 pub fn identifier_text(token: &lexer::Token<'_>) -> Option<String> {
     match token.kind {

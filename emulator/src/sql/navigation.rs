@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 
 use super::lexer::{Kind, Token};
-use super::{SqlError, fold_identifier, identifier_text, quote_ident, quote_literal};
+use super::{SqlError, fold_identifier, identifier_text, name_key, quote_ident, quote_literal};
 
 /// The names a statement's FROM clauses introduce (relations and their aliases), lowercased:
 /// a dotted path that starts with one of these is a table reference first.
@@ -32,7 +32,7 @@ pub fn from_names(tokens: &[Token<'_>]) -> HashSet<String> {
         if in_from && matches!(t.kind, Kind::Word | Kind::QuotedIdent) && !t.is_word("as") {
             // A relation's last name part or an alias: not followed by a dot.
             if !sig.get(i + 1).is_some_and(|n| n.kind == Kind::Dot) {
-                names.insert(name(*t));
+                names.insert(name_key(t));
             }
         }
     }
@@ -48,7 +48,7 @@ pub fn has_candidates(tokens: &[Token<'_>]) -> bool {
     while i < sig.len() {
         let parts = path_len(&sig, i);
         if parts >= 2 && !(i > 0 && sig[i - 1].kind == Kind::Dot) {
-            let head = name(sig[i]);
+            let head = name_key(&sig[i]);
             let schema_like = head == "pg_catalog" || head == "rs_emulator" || head == "information_schema";
             if !schema_like && (parts >= 3 || !names.contains(&head)) {
                 return true;
@@ -93,9 +93,9 @@ pub fn rewrite_path(
     // The SUPER column: the first name, or the one after a FROM name (alias.col), or after a
     // schema and a table (schema.table.col).
     let column_at = (0..parts.min(3) - 1).find(|&k| {
-        let is_super = super_columns.contains(&name(names[k]));
+        let is_super = super_columns.contains(&name_key(&names[k]));
         let qualifier_ok = match k {
-            0 => !from_names.contains(&name(names[0])),
+            0 => !from_names.contains(&name_key(&names[0])),
             _ => true,
         };
         is_super && qualifier_ok
@@ -125,12 +125,6 @@ fn ident(t: Token<'_>, case_sensitive: bool) -> Result<String, SqlError> {
     Ok(quote_ident(&folded))
 }
 
-fn name(t: Token<'_>) -> String {
-    match t.kind {
-        Kind::QuotedIdent => identifier_text(&t).unwrap_or_default().to_ascii_lowercase(),
-        _ => t.text.to_ascii_lowercase(),
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 
 use super::lexer::{Kind, Token};
+use super::name_key;
 
 /// The target of an INSERT or UPDATE: its (possibly qualified) name as tokens, and the columns
 /// an INSERT names.
@@ -47,7 +48,7 @@ pub fn target<'t, 'a>(tokens: &'t [Token<'a>]) -> Option<Target<'t, 'a>> {
             match t.kind {
                 Kind::RParen => break,
                 Kind::Comma => {}
-                _ => cols.push(name_of(t)),
+                _ => cols.push(name_key(&t)),
             }
             p += 1;
         }
@@ -104,7 +105,7 @@ pub fn super_literals(tokens: &[Token<'_>], target: &Target<'_, '_>, table_colum
                 && literal(&v)
                 && (sig[i - 1].kind == Kind::Comma || sig[i - 1].is_word("set"))
                 && after.is_none_or(|a| a.kind == Kind::Comma || a.is_word("where") || a.is_word("from"))
-                && supers.contains(name_of(c).as_str())
+                && supers.contains(name_key(&c).as_str())
             {
                 out.insert(v.text.as_ptr() as usize);
             }
@@ -113,12 +114,6 @@ pub fn super_literals(tokens: &[Token<'_>], target: &Target<'_, '_>, table_colum
     out
 }
 
-fn name_of(t: Token<'_>) -> String {
-    match t.kind {
-        Kind::QuotedIdent => t.text.trim_matches('"').replace("\"\"", "\"").to_ascii_lowercase(),
-        _ => t.text.to_ascii_lowercase(),
-    }
-}
 
 #[cfg(test)]
 mod tests {
