@@ -745,3 +745,29 @@ BEGIN
   RETURN s;
 END $$;
 GRANT EXECUTE ON FUNCTION rs_emulator.listagg_limit(text) TO PUBLIC;
+
+-- A table made by SELECT INTO gets what CREATE TABLE would have given it: Redshift's default
+-- attributes (DISTSTYLE AUTO, SORTKEY AUTO, BACKUP YES) and the byte rules of its character
+-- columns (see ColumnDef::byte_check). https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_INTO.html
+CREATE OR REPLACE FUNCTION rs_emulator.adopt_table(rel regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE a record;
+BEGIN
+  INSERT INTO rs_emulator.table_attrs (relid, diststyle, sortkey_style, backup)
+  VALUES (rel, 'AUTO', 'AUTO', true) ON CONFLICT (relid) DO NOTHING;
+  FOR a IN
+    SELECT attnum, attname, atttypid, format_type(atttypid, atttypmod) AS type_name
+    FROM pg_attribute WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped
+  LOOP
+    INSERT INTO rs_emulator.column_attrs (relid, attnum) VALUES (rel, a.attnum) ON CONFLICT DO NOTHING;
+    IF a.atttypid = 'varchar'::regtype AND a.type_name <> 'character varying' THEN
+      EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (octet_length(%I) <= %s)', rel,
+                     left('rs_check:' || a.type_name || ':' || a.attname, 63), a.attname,
+                     substring(a.type_name FROM '\((\d+)\)'));
+    ELSIF a.atttypid = 'bpchar'::regtype THEN
+      EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (octet_length(%I::text) = char_length(%I::text))', rel,
+                     left('rs_check:' || a.type_name || ':' || a.attname, 63), a.attname, a.attname);
+    END IF;
+  END LOOP;
+END $$;
+GRANT EXECUTE ON FUNCTION rs_emulator.adopt_table(regclass) TO PUBLIC;

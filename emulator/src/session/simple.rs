@@ -2,7 +2,7 @@
 //! or run by the emulator itself.
 
 use crate::backend::QueryResult;
-use crate::sql::classify::{Statement, classify, split};
+use crate::sql::classify::{Statement, classify, regclass_literal, split};
 use crate::sql::quote_literal;
 use crate::wire::{self, Message, cstr, read_cstr};
 
@@ -118,6 +118,10 @@ impl Session {
             }
             Statement::AppendTable { target, source, mode } => self.append(target, source, *mode).await,
             Statement::Lock { sql, tables } => self.lock(sql, tables).await,
+            Statement::SelectInto { sql, table } => {
+                let adopt = format!("SELECT rs_emulator.adopt_table(to_regclass({}))", regclass_literal(table));
+                self.ddl(sql, Some(&[]), &[], Some(&adopt)).await
+            }
             Statement::SetCaseSensitive(v) => {
                 self.ctx.case_sensitive = *v;
                 self.client_w.send(&wire::command_complete(if *v { "SET" } else { "RESET" })).await?;

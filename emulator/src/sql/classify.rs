@@ -27,6 +27,9 @@ pub enum Statement {
     ShowCaseSensitive,
     /// `LOCK [TABLE] name, …`: tables only. https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html
     Lock { sql: String, tables: Vec<QualifiedName> },
+    /// `SELECT … INTO table`: the new table gets Redshift's default attributes.
+    /// https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_INTO.html
+    SelectInto { sql: String, table: QualifiedName },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,9 +100,14 @@ pub fn classify(tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlErr
         }
         "set" | "reset" | "show" if mentions_case_sensitivity(&c) => classify_case_sensitivity(&mut c),
         "begin" | "start" => classify_begin(&mut c, ctx),
-        "select" | "with" if selects_into(tokens) => Err(SqlError::unsupported(
-            "SELECT INTO is not supported by the Redshift emulator (its table would lack Redshift's attributes): use CREATE TABLE and INSERT … SELECT",
-        )),
+        "select" | "with" if selects_into(tokens).is_some() => {
+            let at = selects_into(tokens).unwrap_or_default();
+            let mut target = Cursor::new(&tokens[at..], ctx.case_sensitive);
+            for w in ["temporary", "temp", "unlogged", "table"] {
+                target.accept_word(w);
+            }
+            Ok(Statement::SelectInto { sql: rewrite(tokens, ctx)?, table: target.qualified_name()? })
+        }
         w if PASS.contains(&w) => Ok(Statement::Pass(rewrite(tokens, ctx)?)),
         _ => Err(SqlError::unsupported(format!(
             "{} statements are not supported by the Redshift emulator",
@@ -156,20 +164,21 @@ fn classify_begin(c: &mut Cursor<'_, '_>, ctx: &Context) -> Result<Statement, Sq
     Ok(Statement::Pass(format!("BEGIN ISOLATION LEVEL {level}{access}")))
 }
 
-/// `SELECT … INTO table …` (an INTO outside parentheses that no INSERT introduces).
-fn selects_into(tokens: &[Token<'_>]) -> bool {
+/// `SELECT … INTO table …` (an INTO outside parentheses that no INSERT introduces): the index
+/// of the token after INTO.
+fn selects_into(tokens: &[Token<'_>]) -> Option<usize> {
     let mut depth = 0i32;
     let mut prev: Option<Token<'_>> = None;
-    for t in tokens.iter().filter(|t| !t.is_trivia()) {
+    for (i, t) in tokens.iter().enumerate().filter(|(_, t)| !t.is_trivia()) {
         match t.kind {
             Kind::LParen => depth += 1,
             Kind::RParen => depth -= 1,
-            _ if depth == 0 && t.is_word("into") && !prev.is_some_and(|p| p.is_word("insert")) => return true,
+            _ if depth == 0 && t.is_word("into") && !prev.is_some_and(|p| p.is_word("insert")) => return Some(i + 1),
             _ => {}
         }
         prev = Some(*t);
     }
-    false
+    None
 }
 
 fn mentions_case_sensitivity(c: &Cursor<'_, '_>) -> bool {
