@@ -771,3 +771,40 @@ BEGIN
   END LOOP;
 END $$;
 GRANT EXECUTE ON FUNCTION rs_emulator.adopt_table(regclass) TO PUBLIC;
+
+-- "Trailing spaces in VARCHAR and CHAR values are treated as semantically insignificant when
+-- values are compared." https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html
+-- PostgreSQL's bpchar (CHAR) already compares so; its varchar compares as text. Operators on
+-- (varchar, varchar) in pg_catalog are an exact match for a comparison of VARCHAR values (and
+-- of a VARCHAR with a literal), so PostgreSQL picks them over text's. Each is an inlinable SQL
+-- function, so the planner sees `rtrim(a) = rtrim(b)` on text and still hashes and merges joins.
+-- GROUP BY and DISTINCT use the type's default operator class, which stays text's.
+CREATE OR REPLACE FUNCTION rs_emulator.varchar_eq(a varchar, b varchar) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT rtrim(a, ' ') = rtrim(b, ' ') $$;
+CREATE OR REPLACE FUNCTION rs_emulator.varchar_ne(a varchar, b varchar) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT rtrim(a, ' ') <> rtrim(b, ' ') $$;
+CREATE OR REPLACE FUNCTION rs_emulator.varchar_lt(a varchar, b varchar) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT rtrim(a, ' ') < rtrim(b, ' ') $$;
+CREATE OR REPLACE FUNCTION rs_emulator.varchar_le(a varchar, b varchar) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT rtrim(a, ' ') <= rtrim(b, ' ') $$;
+CREATE OR REPLACE FUNCTION rs_emulator.varchar_gt(a varchar, b varchar) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT rtrim(a, ' ') > rtrim(b, ' ') $$;
+CREATE OR REPLACE FUNCTION rs_emulator.varchar_ge(a varchar, b varchar) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT rtrim(a, ' ') >= rtrim(b, ' ') $$;
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_operator WHERE oprname = '=' AND oprleft = 'varchar'::regtype AND oprright = 'varchar'::regtype) THEN
+    CREATE OPERATOR pg_catalog.= (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = rs_emulator.varchar_eq,
+      COMMUTATOR = OPERATOR(pg_catalog.=), NEGATOR = OPERATOR(pg_catalog.<>), RESTRICT = eqsel, JOIN = eqjoinsel);
+    CREATE OPERATOR pg_catalog.<> (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = rs_emulator.varchar_ne,
+      COMMUTATOR = OPERATOR(pg_catalog.<>), NEGATOR = OPERATOR(pg_catalog.=), RESTRICT = neqsel, JOIN = neqjoinsel);
+    CREATE OPERATOR pg_catalog.< (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = rs_emulator.varchar_lt,
+      COMMUTATOR = OPERATOR(pg_catalog.>), NEGATOR = OPERATOR(pg_catalog.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+    CREATE OPERATOR pg_catalog.<= (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = rs_emulator.varchar_le,
+      COMMUTATOR = OPERATOR(pg_catalog.>=), NEGATOR = OPERATOR(pg_catalog.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+    CREATE OPERATOR pg_catalog.> (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = rs_emulator.varchar_gt,
+      COMMUTATOR = OPERATOR(pg_catalog.<), NEGATOR = OPERATOR(pg_catalog.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+    CREATE OPERATOR pg_catalog.>= (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = rs_emulator.varchar_ge,
+      COMMUTATOR = OPERATOR(pg_catalog.<=), NEGATOR = OPERATOR(pg_catalog.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
+  END IF;
+END $$;
