@@ -2,6 +2,7 @@
 //! called. No database client and no pgrx here, so both the extension and the loader use it.
 
 mod descriptor;
+pub mod integrity;
 mod layout;
 mod manifest;
 pub mod redshift;

@@ -2,7 +2,7 @@
 //! and lists its siblings (the other tables of the same export).
 
 use aws_sdk_s3::config::{BehaviorVersion, Region};
-use pg2redshift_bundle::Bundle;
+use pg2redshift_bundle::{Bundle, Manifest, integrity};
 
 use crate::error::LoadError;
 
@@ -91,13 +91,68 @@ impl Store {
             .get(bucket, key)?
             .ok_or_else(|| LoadError::Refused(format!("s3://{bucket}/{key} does not exist (not a committed export)")))?;
         let text = String::from_utf8(body).map_err(|_| LoadError::Refused(format!("s3://{bucket}/{key} is not UTF-8")))?;
-        let bundle = Bundle::from_json(&text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: {e}")))?;
+        let bundle = Bundle::from_json(&text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
+        integrity::check_bundle(key, &bundle).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
         Ok(Committed { bucket: bucket.to_string(), key: key.to_string(), bundle })
+    }
+
+    /// The objects a committed table's COPY will read: its manifest must list exactly its own
+    /// files with the sizes it declares, and S3 must hold them at those sizes. Checked before any
+    /// statement runs, so a forged manifest cannot make the load read another export's files.
+    pub fn check_objects(&self, c: &Committed) -> Result<(), LoadError> {
+        let manifest_url = format!("s3://{}/{}", c.bucket, c.bundle.manifest_key);
+        let body = self
+            .get(&c.bucket, &c.bundle.manifest_key)?
+            .ok_or_else(|| LoadError::Refused(format!("{}: refused: its manifest {manifest_url} does not exist", c.url())))?;
+        let manifest: Manifest = serde_json::from_slice(&body)
+            .map_err(|e| LoadError::Refused(format!("{}: refused: its manifest {manifest_url} is not a manifest: {e}", c.url())))?;
+        integrity::check_manifest(&c.bucket, &c.bundle, &manifest)
+            .map_err(|e| LoadError::Refused(format!("{}: refused: {e}", c.url())))?;
+        for f in &c.bundle.files {
+            match self.size(&c.bucket, &f.key)? {
+                Some(size) if size == f.compressed_bytes => {}
+                Some(size) => {
+                    return Err(LoadError::Refused(format!(
+                        "{}: refused: s3://{}/{} holds {size} bytes where the bundle says {}",
+                        c.url(),
+                        c.bucket,
+                        f.key,
+                        f.compressed_bytes
+                    )));
+                }
+                None => {
+                    return Err(LoadError::Refused(format!("{}: refused: its data file s3://{}/{} does not exist", c.url(), c.bucket, f.key)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The size of an object, None when there is none.
+    fn size(&self, bucket: &str, key: &str) -> Result<Option<u64>, LoadError> {
+        self.runtime.block_on(async {
+            match self.client.head_object().bucket(bucket).key(key).send().await {
+                Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+                Err(e) => {
+                    let message = format!("reading s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e));
+                    Err(LoadError::s3(message, e))
+                }
+            }
+        })
     }
 
     /// Every table of the export that `first` belongs to, `first` included, in the export's
     /// order. A sibling without bundle.json means the export is not complete: refused.
     pub fn export_of(&self, first: Committed) -> Result<Vec<Committed>, LoadError> {
+        let out = self.members_of(first)?;
+        for c in &out {
+            self.check_objects(c)?;
+        }
+        Ok(out)
+    }
+
+    fn members_of(&self, first: Committed) -> Result<Vec<Committed>, LoadError> {
         let mut out = Vec::new();
         for member in &first.bundle.export {
             if member.bundle_key == first.key {

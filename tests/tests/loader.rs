@@ -164,6 +164,11 @@ fn a_bad_row_fails_the_load_explains_it_and_changes_nothing() {
         &format!("\"content_length\":{size}"),
     );
     s3.put(&bundle.manifest_key, fixed.into_bytes());
+    // And the bundle's sizes, which the loader compares with the manifest's and S3's.
+    let mut resized = bundle.clone();
+    resized.files[0].compressed_bytes = size as u64;
+    resized.totals.compressed_bytes = resized.files.iter().map(|f| f.compressed_bytes).sum();
+    s3.put(&e2e::split_url(&bad).1, resized.to_json().expect("bundle json").into_bytes());
 
     let out = load(&[&bad]);
     let t = text(&out);
@@ -435,4 +440,68 @@ fn the_analytics_scenario_on_a_small_size() {
 
     let v = loader().args(["verify", "--schema", "analytics", "--source", &url]).output().expect("verify");
     assert!(v.status.success() && text(&v).matches("all equal").count() == 2, "{}", text(&v));
+}
+
+/// A bundle can load only its own files: a manifest forged to list another export's file, a
+/// bundle.json that claims another table, SQL smuggled into a type, and a data file replaced
+/// with other bytes are each refused before any statement runs, naming the reason, and the
+/// target keeps what it held.
+#[test]
+fn forged_bundles_and_manifests_are_refused_before_anything_runs() {
+    fresh_target("ld6");
+    let mut src = export_database("e2e_loader_forged");
+    src.batch_execute("CREATE SCHEMA ld6; CREATE TABLE ld6.t (id int, name text); INSERT INTO ld6.t VALUES (1, 'a'), (2, 'b')")
+        .expect("source");
+    let prefix = unique_prefix("loader-forged");
+    let first = export_schema(&mut src, "ld6", &prefix);
+    must_load(&first);
+    let s3 = S3::stack();
+    let old = s3.bundle(&first);
+    let mut rs = redshift();
+
+    // Each forgery starts from a fresh, valid export and changes one thing.
+    let fresh = |src: &mut postgres::Client| {
+        src.batch_execute("INSERT INTO ld6.t VALUES (3, 'c')").expect("insert");
+        let url = export_schema(src, "ld6", &prefix);
+        let bundle = s3.bundle(&url);
+        (url, bundle)
+    };
+    let refused = |url: &str, reason: &str| {
+        let out = load(&[url]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(3), "{t}");
+        assert!(t.contains("refused") && t.contains(reason), "expected {reason:?} in: {t}");
+        assert!(!t.contains("COPY \""), "a statement ran: {t}");
+    };
+
+    // 1. The manifest lists the first export's data file (with its right size).
+    let (url, bundle) = fresh(&mut src);
+    let forged = pg2redshift_bundle::Manifest::of_files([(
+        format!("s3://{}/{}", s3.bucket, old.files[0].key).as_str(),
+        old.files[0].compressed_bytes,
+    )]);
+    s3.put(&bundle.manifest_key, serde_json::to_vec(&forged).expect("manifest json"));
+    refused(&url, "not the bundle's file");
+
+    // 2. bundle.json claims another table than its key says.
+    let (url, bundle) = fresh(&mut src);
+    let mut other = bundle.clone();
+    other.source.table = "other".into();
+    s3.put(&e2e::split_url(&url).1, other.to_json().expect("json").into_bytes());
+    refused(&url, "does not match its content");
+
+    // 3. SQL in a column type never reaches Redshift: the bundle does not parse.
+    let (url, _) = fresh(&mut src);
+    let key = e2e::split_url(&url).1;
+    let json = String::from_utf8(s3.get(&key)).expect("bundle");
+    s3.put(&key, json.replacen("\"INTEGER\"", "\"INTEGER); DROP TABLE ld6.t; --\"", 1).into_bytes());
+    refused(&url, "DROP TABLE");
+
+    // 4. A data file replaced with other bytes.
+    let (url, bundle) = fresh(&mut src);
+    s3.put(&bundle.files[0].key, b"not the export".to_vec());
+    refused(&url, "bytes where the bundle says");
+
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld6.t"), 2, "the target keeps the first export");
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%pg2rs%'"), 0);
 }

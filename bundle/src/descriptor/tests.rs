@@ -1,7 +1,8 @@
 use super::*;
 use crate::redshift::{ColumnDef, DistStyle, SortKey};
 
-fn sample() -> Bundle {
+/// A valid bundle of `app.public.t`, keys laid out as the extension writes them.
+pub(crate) fn sample() -> Bundle {
     Bundle {
         format_version: FORMAT_VERSION,
         kind: BundleKind::Full,
@@ -18,7 +19,7 @@ fn sample() -> Bundle {
         export: vec![ExportMember {
             schema: "public".into(),
             table: "t".into(),
-            bundle_key: "app/public.t/x/bundle.json".into(),
+            bundle_key: "app/public.t/20261122T003000Z-1a2b3c4d/bundle.json".into(),
         }],
         table: TableDef {
             schema: "public".into(),
@@ -38,8 +39,8 @@ fn sample() -> Bundle {
             note: None,
         }],
         encoding: Encoding::current(),
-        manifest_key: "app/public.t/x/manifest.json".into(),
-        files: vec![DataFile { key: "app/public.t/x/part-00000.csv.gz".into(), rows: 1, raw_bytes: 2, compressed_bytes: 22 }],
+        manifest_key: "app/public.t/20261122T003000Z-1a2b3c4d/manifest.json".into(),
+        files: vec![DataFile { key: "app/public.t/20261122T003000Z-1a2b3c4d/part-00000.csv.gz".into(), rows: 1, raw_bytes: 2, compressed_bytes: 22 }],
         totals: Totals { rows: 1, files: 1, raw_bytes: 2, compressed_bytes: 22 },
         changes: Changes::default(),
     }
