@@ -808,3 +808,17 @@ BEGIN
       COMMUTATOR = OPERATOR(pg_catalog.<=), NEGATOR = OPERATOR(pg_catalog.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
   END IF;
 END $$;
+
+-- DROP SCHEMA unbinds the late-binding views on the schema's relations only.
+CREATE OR REPLACE FUNCTION rs_emulator.unbind_late_views_in_schema(nsp text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE r record;
+BEGIN
+  FOR r IN
+    SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = nsp AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+  LOOP
+    PERFORM rs_emulator.unbind_late_views(r.oid::regclass);
+  END LOOP;
+END $$;
+GRANT EXECUTE ON FUNCTION rs_emulator.unbind_late_views_in_schema(text) TO PUBLIC;

@@ -448,12 +448,12 @@ fn the_analytics_scenario_on_a_small_size() {
 /// target keeps what it held.
 #[test]
 fn forged_bundles_and_manifests_are_refused_before_anything_runs() {
-    fresh_target("ld6");
+    fresh_target("ld8");
     let mut src = export_database("e2e_loader_forged");
-    src.batch_execute("CREATE SCHEMA ld6; CREATE TABLE ld6.t (id int, name text); INSERT INTO ld6.t VALUES (1, 'a'), (2, 'b')")
+    src.batch_execute("CREATE SCHEMA ld8; CREATE TABLE ld8.t (id int, name text); INSERT INTO ld8.t VALUES (1, 'a'), (2, 'b')")
         .expect("source");
     let prefix = unique_prefix("loader-forged");
-    let first = export_schema(&mut src, "ld6", &prefix);
+    let first = export_schema(&mut src, "ld8", &prefix);
     must_load(&first);
     let s3 = S3::stack();
     let old = s3.bundle(&first);
@@ -461,8 +461,8 @@ fn forged_bundles_and_manifests_are_refused_before_anything_runs() {
 
     // Each forgery starts from a fresh, valid export and changes one thing.
     let fresh = |src: &mut postgres::Client| {
-        src.batch_execute("INSERT INTO ld6.t VALUES (3, 'c')").expect("insert");
-        let url = export_schema(src, "ld6", &prefix);
+        src.batch_execute("INSERT INTO ld8.t VALUES (3, 'c')").expect("insert");
+        let url = export_schema(src, "ld8", &prefix);
         let bundle = s3.bundle(&url);
         (url, bundle)
     };
@@ -494,7 +494,7 @@ fn forged_bundles_and_manifests_are_refused_before_anything_runs() {
     let (url, _) = fresh(&mut src);
     let key = e2e::split_url(&url).1;
     let json = String::from_utf8(s3.get(&key)).expect("bundle");
-    s3.put(&key, json.replacen("\"INTEGER\"", "\"INTEGER); DROP TABLE ld6.t; --\"", 1).into_bytes());
+    s3.put(&key, json.replacen("\"INTEGER\"", "\"INTEGER); DROP TABLE ld8.t; --\"", 1).into_bytes());
     refused(&url, "DROP TABLE");
 
     // 4. A data file replaced with other bytes.
@@ -502,6 +502,6 @@ fn forged_bundles_and_manifests_are_refused_before_anything_runs() {
     s3.put(&bundle.files[0].key, b"not the export".to_vec());
     refused(&url, "bytes where the bundle says");
 
-    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld6.t"), 2, "the target keeps the first export");
+    assert_eq!(count(&mut rs, "SELECT count(*) FROM ld8.t"), 2, "the target keeps the first export");
     assert_eq!(count(&mut rs, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%pg2rs%'"), 0);
 }

@@ -118,6 +118,7 @@ impl Session {
             }
             Statement::AppendTable { target, source, mode } => self.append(target, source, *mode).await,
             Statement::Lock { sql, tables } => self.lock(sql, tables).await,
+            Statement::DropSchema { sql, schemas } => self.drop_schema(sql, schemas).await,
             Statement::SelectInto { sql, table } => {
                 let adopt = format!("SELECT rs_emulator.adopt_table(to_regclass({}))", regclass_literal(table));
                 self.ddl(sql, Some(&[]), &[], Some(&adopt)).await

@@ -81,6 +81,17 @@ impl Session {
         self.in_transaction(&steps).await
     }
 
+    /// DROP SCHEMA with the late-binding views on its relations unbound around it (and only
+    /// those: views elsewhere, other sessions' among them, stay as they are).
+    pub(super) async fn drop_schema(&mut self, sql: &str, schemas: &[String]) -> std::io::Result<bool> {
+        let unbind: Vec<String> =
+            schemas.iter().map(|s| format!("SELECT rs_emulator.unbind_late_views_in_schema({})", quote_literal(s))).collect();
+        let mut steps: Vec<Step<'_>> = unbind.iter().map(|u| Step::Quiet(u)).collect();
+        steps.push(Step::Shown(sql));
+        steps.push(Step::Quiet("SELECT rs_emulator.rebind_late_views()"));
+        self.in_transaction(&steps).await
+    }
+
     /// LOCK: "You can't lock views." A late-binding view holds no lock on the tables it reads in
     /// Redshift; here it is a view that a reader locks before its tables, so its locks are taken
     /// first, in the order a reader takes them. Outside a transaction block the statement holds

@@ -27,6 +27,8 @@ pub enum Statement {
     ShowCaseSensitive,
     /// `LOCK [TABLE] name, …`: tables only. https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html
     Lock { sql: String, tables: Vec<QualifiedName> },
+    /// `DROP SCHEMA`: only the late-binding views on its relations are unbound around it.
+    DropSchema { sql: String, schemas: Vec<String> },
     /// `SELECT … INTO table`: the new table gets Redshift's default attributes.
     /// https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_INTO.html
     SelectInto { sql: String, table: QualifiedName },
@@ -324,7 +326,21 @@ fn classify_drop(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) ->
             let dropped_views = if kind == "view" { names.clone() } else { Vec::new() };
             Ok(Statement::Ddl { sql: rewrite(tokens, ctx)?, relations: Some(names), dropped_views })
         }
-        "schema" => Ok(Statement::Ddl { sql: rewrite(tokens, ctx)?, relations: None, dropped_views: Vec::new() }),
+        "schema" => {
+            c.accept_words(&["if", "exists"]);
+            let mut schemas = Vec::new();
+            loop {
+                schemas.push(c.ident()?);
+                if !c.accept_kind(Kind::Comma) {
+                    break;
+                }
+            }
+            if !(c.accept_word("cascade") || c.accept_word("restrict")) {
+                c.expect_end()?;
+            }
+            c.expect_end()?;
+            Ok(Statement::DropSchema { sql: rewrite(tokens, ctx)?, schemas })
+        }
         other => Err(SqlError::unsupported(format!(
             "DROP {} is not supported by the Redshift emulator",
             other.to_uppercase()
