@@ -63,6 +63,46 @@ pub fn database_folder_key(prefix: &str, database: &str) -> String {
     if prefix.is_empty() { format!("{database}/") } else { format!("{prefix}/{database}/") }
 }
 
+/// Why a key prefix was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixError {
+    #[error("it has an empty segment ('//')")]
+    EmptySegment,
+    #[error("it has a '.' or '..' segment")]
+    DotSegment,
+    #[error("it has a control character")]
+    ControlCharacter,
+    #[error("it is longer than {MAX_PREFIX_BYTES} bytes")]
+    TooLong,
+}
+
+/// Room for the rest of a key within S3's 1,024 bytes: names escape to up to three bytes each.
+pub const MAX_PREFIX_BYTES: usize = 256;
+
+/// A key prefix as given in an option or setting, checked so that every key built on it stays
+/// inside it: `/`-separated segments, none empty, `.` or `..`, no control characters. Returned
+/// without leading or trailing `/`; empty means the bucket's root.
+pub fn checked_prefix(prefix: &str) -> Result<String, PrefixError> {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.len() > MAX_PREFIX_BYTES {
+        return Err(PrefixError::TooLong);
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(PrefixError::ControlCharacter);
+    }
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    for segment in trimmed.split('/') {
+        match segment {
+            "" => return Err(PrefixError::EmptySegment),
+            "." | ".." => return Err(PrefixError::DotSegment),
+            _ => {}
+        }
+    }
+    Ok(trimmed.to_string())
+}
+
 /// Makes a database, schema or table name safe as one S3 key component: bytes outside
 /// `[A-Za-z0-9_-]` become `%XX`, so `.` and `/` inside names cannot make two different tables
 /// share a folder, and the mapping can be undone.
@@ -139,6 +179,21 @@ mod tests {
     fn empty_prefix_has_no_leading_slash() {
         assert!(location("", "s", "t").folder_key().starts_with("app/s.t/"));
         assert!(location("/", "s", "t").folder_key().starts_with("app/s.t/"));
+    }
+
+    #[test]
+    fn prefixes_are_checked_segment_by_segment() {
+        assert_eq!(checked_prefix("/exports/daily/"), Ok("exports/daily".to_string()));
+        assert_eq!(checked_prefix(""), Ok(String::new()));
+        assert_eq!(checked_prefix("a//b"), Err(PrefixError::EmptySegment));
+        assert_eq!(checked_prefix("a/../b"), Err(PrefixError::DotSegment));
+        assert_eq!(checked_prefix(".."), Err(PrefixError::DotSegment));
+        assert_eq!(checked_prefix("a/./b"), Err(PrefixError::DotSegment));
+        assert_eq!(checked_prefix(r"a\nb"), Ok(r"a\nb".to_string()), "a backslash is an ordinary character");
+        assert_eq!(checked_prefix("a\u{7}b"), Err(PrefixError::ControlCharacter));
+        assert_eq!(checked_prefix("a\nb"), Err(PrefixError::ControlCharacter));
+        assert_eq!(checked_prefix(&"x".repeat(MAX_PREFIX_BYTES + 1)), Err(PrefixError::TooLong));
+        assert_eq!(checked_prefix("..a/b.c/d..").map(|p| p.len()), Ok(11));
     }
 
     #[test]

@@ -11,7 +11,9 @@ pub use descriptor::{
     Bundle, BundleError, BundleKind, Changes, ColumnInfo, DataFile, Encoding, ExportMember, OnUnrepresentable,
     Source, Totals,
 };
-pub use layout::{BundleLocation, database_folder_key, escape_key_component, split_s3_url};
+pub use layout::{
+    BundleLocation, MAX_PREFIX_BYTES, PrefixError, checked_prefix, database_folder_key, escape_key_component, split_s3_url,
+};
 pub use manifest::{Manifest, ManifestEntry, ManifestMeta};
 pub use redshift::{ColumnDef, DistStyle, RedshiftType, SortKey, TableDef, quote_ident, quote_qualified};
 

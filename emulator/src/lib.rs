@@ -49,12 +49,13 @@ pub struct Config {
     pub isolation: Isolation,
 }
 
-/// Redshift runs every transaction serializable, or with snapshot isolation where the database
-/// was created or altered so; both abort the violator with error 1023.
+/// "SNAPSHOT and SERIALIZABLE isolation are the two serializable isolation levels available in
+/// Amazon Redshift. SNAPSHOT isolation is the default isolation level when creating provisioned
+/// clusters and serverless workgroups"; both abort a violator with error 1023.
 /// https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Isolation {
-    /// SERIALIZABLE, the default of provisioned clusters.
+    /// SERIALIZABLE: write skew is refused too.
     Serializable,
     /// SNAPSHOT ISOLATION (PostgreSQL's REPEATABLE READ).
     Snapshot,

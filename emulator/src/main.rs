@@ -43,9 +43,9 @@ struct Cli {
     /// The role `IAM_ROLE default` stands for.
     #[arg(long, env = "REDSHIFT_EMULATOR_DEFAULT_IAM_ROLE")]
     default_iam_role: Option<String>,
-    /// Isolation of every transaction: Redshift's SERIALIZABLE (provisioned clusters' default)
-    /// or SNAPSHOT ISOLATION.
-    #[arg(long, env = "REDSHIFT_EMULATOR_ISOLATION", value_enum, default_value = "serializable")]
+    /// Isolation of transaction blocks: SNAPSHOT ISOLATION, the default of clusters and
+    /// workgroups created since 2024, or SERIALIZABLE.
+    #[arg(long, env = "REDSHIFT_EMULATOR_ISOLATION", value_enum, default_value = "snapshot")]
     isolation: Isolation,
 }
 

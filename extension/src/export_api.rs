@@ -81,6 +81,13 @@ pub(crate) fn export_settings(
         value: policy_text.clone(),
         expected: "error, null or truncate",
     })?;
+    // Every key is built on the prefix: it must not climb out of it or hide characters.
+    let prefix_text = given(prefix).or_else(|| settings::text(&settings::PREFIX)).unwrap_or_default();
+    let prefix = pg2redshift_bundle::checked_prefix(&prefix_text).map_err(|_| InvalidOption {
+        option: "prefix",
+        value: prefix_text.clone(),
+        expected: "'/'-separated segments of at most 256 bytes in all, none empty, '.' or '..', without control characters",
+    })?;
     let credentials = match (
         settings::text(&settings::ACCESS_KEY_ID),
         settings::text(&settings::SECRET_ACCESS_KEY),
@@ -106,11 +113,7 @@ pub(crate) fn export_settings(
             force_path_style: force_path_style.unwrap_or_else(|| settings::FORCE_PATH_STYLE.get()),
             credentials,
         },
-        prefix: given(prefix)
-            .or_else(|| settings::text(&settings::PREFIX))
-            .unwrap_or_default()
-            .trim_matches('/')
-            .to_string(),
+        prefix,
         chunk_bytes,
         gzip_level,
         gzip_threads: settings::GZIP_THREADS.get().clamp(1, settings::MAX_GZIP_THREADS) as usize,

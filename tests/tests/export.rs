@@ -327,3 +327,22 @@ fn large_tables_are_split_into_files_listed_by_the_manifest() {
     assert_eq!((r.rows, r.files), (0, 1));
     assert!(s3.rows(&s3.bundle(&r.bundle_url)).is_empty());
 }
+
+/// Every key of an export is built on its prefix, so a prefix that could climb out of itself
+/// or hide characters is refused before anything is written.
+#[test]
+fn a_prefix_that_could_escape_is_refused() {
+    let mut db = export_database("e2e_export_prefix");
+    db.batch_execute("DROP TABLE IF EXISTS p; CREATE TABLE p (id int); INSERT INTO p VALUES (1)").expect("table");
+    let s3 = S3::stack();
+    let base = unique_prefix("prefix-escape");
+    for bad in [format!("{base}/../elsewhere"), format!("{base}//x"), format!("{base}/./x"), format!("{base}/a\u{1}b")] {
+        let message = expect_sqlstate(&mut db, &format!("SELECT * FROM redshift_export('p', prefix => $q${bad}$q$)"), "22023");
+        assert!(message.contains("prefix"), "{message}");
+    }
+    assert!(s3.keys(&base).is_empty(), "nothing is written under a refused prefix");
+    assert!(s3.keys("elsewhere").is_empty());
+    // The same prefix without the escape works, leading and trailing slashes tolerated.
+    let out = export(&mut db, &format!("redshift_export('p', prefix => '/{base}/ok/')"));
+    assert!(out[0].bundle_url.contains(&format!("/{base}/ok/")), "{}", out[0].bundle_url);
+}
