@@ -300,6 +300,9 @@ fn ordinary_views_on(tx: &mut Transaction<'_>, table_oid: i64) -> Result<Vec<Dep
     views_on(tx, table_oid, &late)
 }
 
+/// The catalog rows come from the transaction's snapshot, but pg_get_viewdef reads the current
+/// catalog: a view dropped since the snapshot was taken (a late-binding view re-bound by
+/// another session's DDL, say) is left out rather than failing the load.
 fn views_on(tx: &mut Transaction<'_>, table_oid: i64, late: &[(String, String)]) -> Result<Vec<DependentView>, LoadError> {
     let mut out: Vec<DependentView> = Vec::new();
     let mut queue = vec![table_oid];
@@ -311,7 +314,8 @@ fn views_on(tx: &mut Transaction<'_>, table_oid: i64, late: &[(String, String)])
                  pg_get_userbyid(v.relowner)::text, v.relacl::text \
                  FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class \
                  JOIN pg_namespace n ON n.oid = v.relnamespace \
-                 WHERE d.refobjid = CAST($1 AS int8)::oid AND v.oid <> d.refobjid AND v.relkind = 'v'",
+                 WHERE d.refobjid = CAST($1 AS int8)::oid AND v.oid <> d.refobjid AND v.relkind = 'v' \
+                 AND pg_catalog.to_regclass(v.oid::regclass::text) = v.oid",
                 &[&oid],
             )
             .map_err(|e| LoadError::failed_sql("listing dependent views", e))?;
