@@ -5,7 +5,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::presentation::Presenter;
-use crate::wire::{Message, MessageReader, MessageWriter, cstr, read_cstr};
+use crate::wire::{Message, MessageReader, MessageWriter, cstr, described_columns, read_cstr};
 
 pub type ClientWriter = MessageWriter<OwnedWriteHalf>;
 
@@ -101,7 +101,13 @@ impl Backend {
                     return Ok(out);
                 }
                 b'D' => out.rows.push(decode_row(&m.body)),
-                b'T' => out.columns = column_names(&m.body),
+                b'T' => {
+                    out.columns = described_columns(&m.body)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|c| (c.name, c.type_oid))
+                        .collect();
+                }
                 b'C' => {
                     let mut at = 0;
                     out.tags.push(read_cstr(&m.body, &mut at).unwrap_or_default());
@@ -122,19 +128,6 @@ impl Backend {
             }
         }
     }
-}
-
-fn column_names(body: &[u8]) -> Vec<(String, u32)> {
-    let n = body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize).unwrap_or(0);
-    let mut at = 2;
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let Some(name) = read_cstr(body, &mut at) else { break };
-        let Some(oid) = body.get(at + 6..at + 10).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])) else { break };
-        out.push((name, oid));
-        at += 18;
-    }
-    out
 }
 
 fn decode_row(body: &[u8]) -> Vec<Option<String>> {

@@ -2,7 +2,7 @@
 //! errors in Redshift's form (see [`crate::errors`]) and VARBYTE values as bare hexadecimal.
 
 use crate::errors;
-use crate::wire::{Message, read_cstr};
+use crate::wire::{Message, described_columns, read_cstr};
 
 /// PostgreSQL's `bytea`, which backs VARBYTE (RowDescription names a domain's base type).
 const BYTEA_OID: u32 = 17;
@@ -75,25 +75,19 @@ fn strip_hex_prefixes(m: &Message, hex: &[bool]) -> Message {
 /// Which columns of a RowDescription are bytea in text format, given the Bind's result formats
 /// (a Describe of a statement reports format 0 before any Bind decided it).
 fn bytea_text_columns(body: &[u8], bind_formats: &[i16]) -> Vec<bool> {
-    let Some(n) = body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else { return Vec::new() };
-    let mut at = 2;
-    let mut out = Vec::with_capacity(n);
-    for col in 0..n {
-        if read_cstr(body, &mut at).is_none() {
-            return Vec::new();
-        }
-        let Some(f) = body.get(at..at + 18) else { return Vec::new() };
-        let type_oid = u32::from_be_bytes([f[6], f[7], f[8], f[9]]);
-        let format = i16::from_be_bytes([f[16], f[17]]);
-        at += 18;
-        let bound = match bind_formats.len() {
-            0 => 0,
-            1 => bind_formats[0],
-            _ => bind_formats.get(col).copied().unwrap_or(0),
-        };
-        out.push(type_oid == BYTEA_OID && format == 0 && bound == 0);
-    }
-    out
+    let Some(columns) = described_columns(body) else { return Vec::new() };
+    columns
+        .iter()
+        .enumerate()
+        .map(|(col, c)| {
+            let bound = match bind_formats.len() {
+                0 => 0,
+                1 => bind_formats[0],
+                _ => bind_formats.get(col).copied().unwrap_or(0),
+            };
+            c.type_oid == BYTEA_OID && c.format == 0 && bound == 0
+        })
+        .collect()
 }
 
 /// The result format codes at the end of a Bind message.

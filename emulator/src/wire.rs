@@ -218,6 +218,35 @@ pub fn row_description(name: &str) -> Message {
     Message::new(b'T', b)
 }
 
+/// One column of a RowDescription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDescription {
+    pub name: String,
+    /// For a domain, its base type's.
+    pub type_oid: u32,
+    /// 0 text, 1 binary (0 as well where a Describe of a statement does not know yet).
+    pub format: i16,
+}
+
+/// The columns a RowDescription's body describes; None when it is malformed.
+pub fn described_columns(body: &[u8]) -> Option<Vec<ColumnDescription>> {
+    let n = body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)?;
+    let mut at = 2;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = read_cstr(body, &mut at)?;
+        // table OID (4), column number (2), type OID (4), size (2), modifier (4), format (2)
+        let f = body.get(at..at + 18)?;
+        out.push(ColumnDescription {
+            name,
+            type_oid: u32::from_be_bytes([f[6], f[7], f[8], f[9]]),
+            format: i16::from_be_bytes([f[16], f[17]]),
+        });
+        at += 18;
+    }
+    Some(out)
+}
+
 pub fn data_row(value: &str) -> Message {
     let mut b = 1u16.to_be_bytes().to_vec();
     b.extend_from_slice(&(value.len() as i32).to_be_bytes());

@@ -212,14 +212,8 @@ impl Session {
     ///   (https://docs.aws.amazon.com/redshift/latest/dg/query-super.html);
     /// - a literal written into a SUPER column stays a string
     ///   (https://docs.aws.amazon.com/redshift/latest/dg/parse_json.html).
-    fn needs_probe(tokens: &[Token<'_>]) -> bool {
-        super_literals::target(tokens).is_some() || !lateral::plan(tokens, None).is_empty() || navigation::has_candidates(tokens)
-    }
-
     async fn probe(&mut self, statements: &[Vec<Token<'_>>]) -> std::io::Result<()> {
-        self.ctx.from_columns = None;
-        self.ctx.super_columns.clear();
-        self.ctx.super_literals.clear();
+        self.forget_probe();
         let mut froms = Vec::new();
         let mut targets = Vec::new();
         for tokens in statements {
@@ -228,7 +222,7 @@ impl Session {
             {
                 targets.push((tokens, target, name));
             }
-            if lateral::plan(tokens, None).is_empty() && !navigation::has_candidates(tokens) {
+            if !Session::reads_from_columns(tokens) {
                 continue;
             }
             for range in lateral::from_clauses(tokens) {
@@ -264,6 +258,16 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Whether `probe` has anything to ask for `tokens`.
+    fn needs_probe(tokens: &[Token<'_>]) -> bool {
+        super_literals::target(tokens).is_some() || Session::reads_from_columns(tokens)
+    }
+
+    /// Whether rewriting `tokens` depends on the columns of its FROM clauses.
+    fn reads_from_columns(tokens: &[Token<'_>]) -> bool {
+        !lateral::plan(tokens, None).is_empty() || navigation::has_candidates(tokens)
     }
 
     /// The columns (name, type OID) of `SELECT * FROM {from}`, or None when that fails.

@@ -146,12 +146,6 @@ impl Session {
 
     /// An internal statement's error goes to the client; true when there was none.
     pub(super) async fn report_internal(&mut self, r: QueryResult) -> std::io::Result<bool> {
-        match r.error {
-            Some(e) => {
-                self.client_w.send(&crate::errors::for_client(&e)).await?;
-                Ok(false)
-            }
-            None => Ok(true),
-        }
+        self.report_internal_ref(&r).await
     }
 }

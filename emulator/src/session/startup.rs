@@ -169,10 +169,7 @@ fn client_parameter(m: &Message) -> Message {
     if m.tag == b'S' {
         let mut at = 0;
         if read_cstr(&m.body, &mut at).as_deref() == Some("server_version") {
-            let mut body = Vec::new();
-            wire::cstr(&mut body, "server_version");
-            wire::cstr(&mut body, SERVER_VERSION);
-            return Message::new(b'S', body);
+            return wire::parameter_status("server_version", SERVER_VERSION);
         }
     }
     m.clone()

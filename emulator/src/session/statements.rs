@@ -250,7 +250,7 @@ impl Session {
     pub(super) async fn report_internal_ref(&mut self, r: &QueryResult) -> std::io::Result<bool> {
         match &r.error {
             Some(e) => {
-                self.client_w.send(e).await?;
+                self.client_w.send(&crate::errors::for_client(e)).await?;
                 Ok(false)
             }
             None => Ok(true),

@@ -311,34 +311,12 @@ fn classify_drop(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) ->
     let kind = c.advance().map(|t| t.text.to_ascii_lowercase()).unwrap_or_default();
     match kind.as_str() {
         "table" | "view" => {
-            c.accept_words(&["if", "exists"]);
-            let mut names = Vec::new();
-            loop {
-                names.push(c.qualified_name()?);
-                if !c.accept_kind(Kind::Comma) {
-                    break;
-                }
-            }
-            if !(c.accept_word("cascade") || c.accept_word("restrict")) {
-                c.expect_end()?;
-            }
-            c.expect_end()?;
+            let names = drop_targets(c, |c| c.qualified_name())?;
             let dropped_views = if kind == "view" { names.clone() } else { Vec::new() };
             Ok(Statement::Ddl { sql: rewrite(tokens, ctx)?, relations: Some(names), dropped_views })
         }
         "schema" => {
-            c.accept_words(&["if", "exists"]);
-            let mut schemas = Vec::new();
-            loop {
-                schemas.push(c.ident()?);
-                if !c.accept_kind(Kind::Comma) {
-                    break;
-                }
-            }
-            if !(c.accept_word("cascade") || c.accept_word("restrict")) {
-                c.expect_end()?;
-            }
-            c.expect_end()?;
+            let schemas = drop_targets(c, |c| c.ident())?;
             Ok(Statement::DropSchema { sql: rewrite(tokens, ctx)?, schemas })
         }
         other => Err(SqlError::unsupported(format!(
@@ -346,6 +324,23 @@ fn classify_drop(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) ->
             other.to_uppercase()
         ))),
     }
+}
+
+/// The rest of `DROP <kind> [IF EXISTS] name [, …] [CASCADE | RESTRICT]`: the names.
+fn drop_targets<'t, 'a, T>(
+    c: &mut Cursor<'t, 'a>,
+    mut name: impl FnMut(&mut Cursor<'t, 'a>) -> Result<T, SqlError>,
+) -> Result<Vec<T>, SqlError> {
+    c.accept_words(&["if", "exists"]);
+    let mut names = vec![name(c)?];
+    while c.accept_kind(Kind::Comma) {
+        names.push(name(c)?);
+    }
+    if !(c.accept_word("cascade") || c.accept_word("restrict")) {
+        c.expect_end()?;
+    }
+    c.expect_end()?;
+    Ok(names)
 }
 
 fn classify_alter(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlError> {
