@@ -6,6 +6,7 @@ pub mod integrity;
 mod layout;
 mod manifest;
 pub mod redshift;
+pub mod signature;
 
 pub use descriptor::{
     Bundle, BundleError, BundleKind, Changes, ColumnInfo, DataFile, Encoding, ExportMember, OnUnrepresentable,

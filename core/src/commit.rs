@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use pg2redshift_bundle::{
     Bundle, BundleKind, BundleLocation, Changes, ColumnInfo, DataFile, Encoding, ExportMember, FORMAT_VERSION,
-    Manifest, OnUnrepresentable, Source, Totals, quote_qualified,
+    Manifest, OnUnrepresentable, Source, Totals, quote_ident, quote_qualified,
 };
 
 use crate::table::TablePlan;
@@ -128,6 +128,36 @@ pub fn check_distinct_targets(tables: &[TableSource<'_>]) -> Result<(), Duplicat
     Ok(())
 }
 
+/// A table whose Redshift schema its destination does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("destination '{destination}' may not load into Redshift schema {}: table {table} would go there", quote_ident(schema))]
+pub struct TargetSchemaNotAllowed {
+    pub destination: String,
+    pub schema: String,
+    pub table: String,
+}
+
+/// Refuses an export naming a Redshift schema outside `allowed` (folded names; None allows
+/// any), before any data moves.
+pub fn check_target_schemas(
+    tables: &[TableSource<'_>],
+    destination: &str,
+    allowed: Option<&[String]>,
+) -> Result<(), TargetSchemaNotAllowed> {
+    let Some(allowed) = allowed else { return Ok(()) };
+    for t in tables {
+        let schema = t.plan.table.schema.as_str();
+        if !allowed.iter().any(|a| a.eq_ignore_ascii_case(schema)) {
+            return Err(TargetSchemaNotAllowed {
+                destination: destination.to_string(),
+                schema: schema.to_string(),
+                table: quote_qualified(t.schema, t.name),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +221,23 @@ mod tests {
         assert_eq!(m.entries.len(), 2);
         assert_eq!(m.entries[1].url, loc.url(&loc.part_key(1)));
         assert_eq!(m.entries[1].meta.content_length, 8);
+    }
+
+    #[test]
+    fn a_schema_the_destination_does_not_allow_is_refused() {
+        let p = plan("Sales", "t", &TableOptions::default());
+        let loc = location("Sales", "t");
+        let tables = [TableSource { schema: "Sales", name: "t", relkind: "r", plan: &p, location: &loc }];
+        assert_eq!(p.table.schema, "sales");
+        assert!(check_target_schemas(&tables, "d", None).is_ok());
+        assert!(check_target_schemas(&tables, "d", Some(&["sales".to_string()])).is_ok());
+        let err = check_target_schemas(&tables, "d", Some(&["public".to_string()])).unwrap_err();
+        assert_eq!(err.schema, "sales");
+        assert_eq!(err.to_string(), "destination 'd' may not load into Redshift schema \"sales\": table \"Sales\".\"t\" would go there");
+        let into = TableOptions { target_schema: Some("public".into()), ..TableOptions::default() };
+        let p = plan("Sales", "t", &into);
+        let tables = [TableSource { schema: "Sales", name: "t", relkind: "r", plan: &p, location: &loc }];
+        assert!(check_target_schemas(&tables, "d", Some(&["public".to_string()])).is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! folders without a `bundle.json`. Such a folder can never be loaded: bundle.json is written
 //! last and is the commit marker. Only what is older than a given age is a leftover (a younger
 //! folder may belong to an export still running), and only folders that hold nothing but the
-//! files an export writes (`part-NNNNN.csv.gz`, `manifest.json`), so that foreign objects under
+//! files an export writes (`part-NNNNN.csv.gz`, `manifest.json`, `signature.json`), so that foreign objects under
 //! the same prefix are never touched.
 
 use std::collections::BTreeMap;
@@ -61,7 +61,7 @@ impl Leftover {
 
 /// The file names an export writes into its folder before bundle.json.
 fn is_export_file(name: &str) -> bool {
-    if name == "manifest.json" {
+    if name == pg2redshift_bundle::MANIFEST_FILE || name == pg2redshift_bundle::signature::SIGNATURE_FILE {
         return true;
     }
     let Some(number) = name.strip_prefix("part-").and_then(|n| n.strip_suffix(".csv.gz")) else {
@@ -137,6 +137,7 @@ mod tests {
     fn export_file_names() {
         assert!(is_export_file("part-00000.csv.gz"));
         assert!(is_export_file("manifest.json"));
+        assert!(is_export_file("signature.json"));
         assert!(!is_export_file("bundle.json"));
         assert!(!is_export_file("part-.csv.gz"));
         assert!(!is_export_file("part-0a.csv.gz"));

@@ -12,12 +12,16 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::error::ExportError;
+use crate::destination::LocationArgs;
 use crate::export_api::export_settings;
 use crate::pipeline::run_beside;
 use crate::s3::{Bucket, S3Config, S3Error, client};
 
 /// How long removing one leftover keeps trying while S3 does not answer.
 const REMOVE_DEADLINE: Duration = Duration::from_secs(60);
+/// Roles other than superusers cannot remove anything younger: an export of another role
+/// may still be writing it.
+const MIN_AGE_US_FOR_OTHERS: i64 = 3_600_000_000;
 /// Microseconds between 1970-01-01 and PostgreSQL's epoch, 2000-01-01.
 const POSTGRES_EPOCH_US: i64 = 946_684_800_000_000;
 
@@ -69,6 +73,7 @@ fn redshift_export_cleanup(
     region: default!(Option<&str>, "NULL"),
     endpoint: default!(Option<&str>, "NULL"),
     force_path_style: default!(Option<bool>, "NULL"),
+    destination: default!(Option<&str>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -90,7 +95,17 @@ fn redshift_export_cleanup(
             expected: "an interval of zero or more",
         })
     })?;
-    let settings = export_settings(bucket, prefix, region, endpoint, force_path_style, None, None, None)?;
+    // SAFETY: superuser() reads the session's current role; backend thread.
+    if age_us < MIN_AGE_US_FOR_OTHERS && !unsafe { pg_sys::superuser() } {
+        return Err(ExportError::from(pg2redshift_core::DefinitionError::InvalidOption {
+            option: "older_than",
+            value: older_than.to_string(),
+            expected: "at least 1 hour (a younger folder may belong to another role's running export; superusers may go lower)",
+        })
+        .into());
+    }
+    let location = LocationArgs { destination, bucket, prefix, region, endpoint, force_path_style };
+    let settings = export_settings(location, None, None, None)?;
     let database = Spi::get_one::<String>("SELECT pg_catalog.current_database()::pg_catalog.text")
         .map_err(ExportError::from)?
         .unwrap_or_default();

@@ -32,8 +32,20 @@ pub enum ExportError {
     NoTables { schema: String, include: String, exclude: String },
     #[error("{0} must not be NULL")]
     NullArgument(&'static str),
-    #[error("only a superuser can send exports to an endpoint other than pg2redshift.endpoint")]
-    EndpointNotAllowed,
+    #[error("only a superuser may pass {option}: other roles export to a destination")]
+    LocationOptionNotAllowed { option: &'static str },
+    #[error("only a superuser may export without a destination: pass destination => 'name' or set pg2redshift.destination")]
+    DestinationRequired,
+    #[error("pass either destination or {option}, not both: the destination fixes where the export goes")]
+    DestinationWithLocation { option: &'static str },
+    #[error("destination {} does not exist", quote_literal(.0))]
+    UnknownDestination(String),
+    #[error("permission denied for destination {}", quote_literal(.0))]
+    DestinationNotGranted(String),
+    #[error(transparent)]
+    TargetSchemaNotAllowed(#[from] pg2redshift_core::commit::TargetSchemaNotAllowed),
+    #[error("pg2redshift.signing_key is shorter than {} bytes", pg2redshift_bundle::signature::MIN_KEY_BYTES)]
+    ShortSigningKey,
     #[error("{0} is set but {1} is not")]
     IncompleteCredentials(&'static str, &'static str),
     #[error("could not write bundle metadata: {0}")]
@@ -86,8 +98,13 @@ impl ExportError {
             ExportError::DuplicateTarget(_) => ERRCODE_DUPLICATE_OBJECT,
             ExportError::NoTables { .. } => ERRCODE_UNDEFINED_TABLE,
             ExportError::NullArgument(_) => ERRCODE_NULL_VALUE_NOT_ALLOWED,
-            ExportError::EndpointNotAllowed => ERRCODE_INSUFFICIENT_PRIVILEGE,
-            ExportError::IncompleteCredentials(..) => ERRCODE_CONFIG_FILE_ERROR,
+            ExportError::LocationOptionNotAllowed { .. }
+            | ExportError::DestinationRequired
+            | ExportError::DestinationNotGranted(_)
+            | ExportError::TargetSchemaNotAllowed(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            ExportError::DestinationWithLocation { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+            ExportError::UnknownDestination(_) => ERRCODE_UNDEFINED_OBJECT,
+            ExportError::IncompleteCredentials(..) | ExportError::ShortSigningKey => ERRCODE_CONFIG_FILE_ERROR,
             ExportError::Serialize(_) | ExportError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
     }
@@ -106,7 +123,15 @@ impl ExportError {
                 Some("Check the bucket, region and endpoint settings and the server's AWS credentials; the export can simply be run again.")
             }
             ExportError::DuplicateTarget(_) => Some("Export them separately, or give one a different target_schema."),
-            ExportError::EndpointNotAllowed => Some("Ask a superuser to set pg2redshift.endpoint."),
+            ExportError::LocationOptionNotAllowed { .. } | ExportError::DestinationRequired => {
+                Some("A superuser creates destinations (redshift_destination_create) and grants them (redshift_destination_grant); SELECT * FROM redshift_destinations shows yours.")
+            }
+            ExportError::DestinationNotGranted(_) => {
+                Some("SELECT * FROM redshift_destinations shows the destinations you may use; a superuser grants others.")
+            }
+            ExportError::TargetSchemaNotAllowed(_) => {
+                Some("Pass a target_schema the destination allows (redshift_destinations.target_schemas), or ask a superuser to allow this one.")
+            }
             _ => None,
         }
     }

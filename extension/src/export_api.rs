@@ -10,7 +10,7 @@ use crate::error::ExportError;
 use pgrx::pg_sys::panic::ErrorReport;
 use crate::export::{ExportSettings, TableRequest, TableResult, export};
 use crate::regclass::RegClass;
-use crate::s3::{S3Config, StaticCredentials};
+use crate::destination::{self, LocationArgs};
 use crate::settings;
 
 /// pgrx reads each #[pg_extern] signature as written, so they spell this type out again.
@@ -29,34 +29,16 @@ type ExportRows = TableIterator<
     ),
 >;
 
-/// Where and how to write, from the arguments or else the settings.
-#[allow(clippy::too_many_arguments)]
+/// Where and how to write: the destination (or a superuser's raw location), and the
+/// arguments or else the settings for the rest.
 pub(crate) fn export_settings(
-    bucket: Option<&str>,
-    prefix: Option<&str>,
-    region: Option<&str>,
-    endpoint: Option<&str>,
-    force_path_style: Option<bool>,
+    location: LocationArgs<'_>,
     chunk_size: Option<i64>,
     gzip_level: Option<i32>,
     on_unrepresentable: Option<&str>,
 ) -> Result<ExportSettings, ExportError> {
     use pg2redshift_core::DefinitionError::InvalidOption;
-    let given = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
-    let bucket = given(bucket).or_else(|| settings::text(&settings::BUCKET)).ok_or(InvalidOption {
-        option: "bucket",
-        value: "NULL".into(),
-        expected: "an S3 bucket name (or set pg2redshift.bucket)",
-    })?;
-    let configured_endpoint = settings::text(&settings::ENDPOINT);
-    let endpoint = match given(endpoint) {
-        // SAFETY: superuser() reads the session's current role; backend thread.
-        Some(e) if Some(&e) != configured_endpoint.as_ref() && !unsafe { pg_sys::superuser() } => {
-            return Err(ExportError::EndpointNotAllowed);
-        }
-        Some(e) => Some(e),
-        None => configured_endpoint,
-    };
+    let resolved = destination::resolve(location)?;
     let chunk_bytes = match chunk_size {
         Some(bytes) => u64::try_from(bytes)
             .ok()
@@ -73,7 +55,10 @@ pub(crate) fn export_settings(
         .ok()
         .filter(|l| (1..=9).contains(l))
         .ok_or(InvalidOption { option: "gzip_level", value: gzip_level.to_string(), expected: "a level from 1 to 9" })?;
-    let policy_text = given(on_unrepresentable)
+    let policy_text = on_unrepresentable
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
         .or_else(|| settings::text(&settings::ON_UNREPRESENTABLE))
         .unwrap_or_else(|| "error".into());
     let policy: OnUnrepresentable = policy_text.parse().map_err(|()| InvalidOption {
@@ -81,39 +66,12 @@ pub(crate) fn export_settings(
         value: policy_text.clone(),
         expected: "error, null or truncate",
     })?;
-    // Every key is built on the prefix: it must not climb out of it or hide characters.
-    let prefix_text = given(prefix).or_else(|| settings::text(&settings::PREFIX)).unwrap_or_default();
-    let prefix = pg2redshift_bundle::checked_prefix(&prefix_text).map_err(|_| InvalidOption {
-        option: "prefix",
-        value: prefix_text.clone(),
-        expected: "'/'-separated segments of at most 256 bytes in all, none empty, '.' or '..', without control characters",
-    })?;
-    let credentials = match (
-        settings::text(&settings::ACCESS_KEY_ID),
-        settings::text(&settings::SECRET_ACCESS_KEY),
-    ) {
-        (Some(access_key_id), Some(secret_access_key)) => Some(StaticCredentials {
-            access_key_id,
-            secret_access_key,
-            session_token: settings::text(&settings::SESSION_TOKEN),
-        }),
-        (None, None) => None,
-        (Some(_), None) => {
-            return Err(ExportError::IncompleteCredentials("pg2redshift.s3_access_key_id", "pg2redshift.s3_secret_access_key"));
-        }
-        (None, Some(_)) => {
-            return Err(ExportError::IncompleteCredentials("pg2redshift.s3_secret_access_key", "pg2redshift.s3_access_key_id"));
-        }
-    };
     Ok(ExportSettings {
-        s3: S3Config {
-            bucket,
-            region: given(region).or_else(|| settings::text(&settings::REGION)),
-            endpoint,
-            force_path_style: force_path_style.unwrap_or_else(|| settings::FORCE_PATH_STYLE.get()),
-            credentials,
-        },
-        prefix,
+        s3: resolved.s3,
+        prefix: resolved.prefix,
+        destination: resolved.destination,
+        target_schemas: resolved.target_schemas,
+        signing_key: settings::signing_key()?,
         chunk_bytes,
         gzip_level,
         gzip_threads: settings::GZIP_THREADS.get().clamp(1, settings::MAX_GZIP_THREADS) as usize,
@@ -158,6 +116,7 @@ fn redshift_export_one(
     sortkey: default!(Option<Vec<Option<String>>>, "NULL"),
     sortkey_style: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
+    destination: default!(Option<&str>, "NULL"),
 ) -> Result<TableIterator<
     'static,
     (
@@ -175,8 +134,8 @@ fn redshift_export_one(
     let rel = rel.ok_or(ExportError::NullArgument("rel"))?;
     let oid = rel.oid();
     recorded(&[oid], || {
-        let settings =
-            export_settings(bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable)?;
+        let location = LocationArgs { destination, bucket, prefix, region, endpoint, force_path_style };
+        let settings = export_settings(location, chunk_size, gzip_level, on_unrepresentable)?;
         let options = table_options(target_schema, target_table, diststyle, distkey, sortkey, sortkey_style, numeric_scale)?;
         export(vec![TableRequest { oid, options }], &settings)
     })
@@ -219,6 +178,7 @@ fn redshift_export_named(
     sortkey: default!(Option<Vec<Option<String>>>, "NULL"),
     sortkey_style: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
+    destination: default!(Option<&str>, "NULL"),
 ) -> Result<TableIterator<
     'static,
     (
@@ -256,6 +216,7 @@ fn redshift_export_named(
         sortkey,
         sortkey_style,
         numeric_scale,
+        destination,
     )
 }
 
@@ -275,6 +236,7 @@ fn redshift_export_many(
     target_schema: default!(Option<&str>, "NULL"),
     diststyle: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
+    destination: default!(Option<&str>, "NULL"),
 ) -> Result<TableIterator<
     'static,
     (
@@ -295,7 +257,8 @@ fn redshift_export_many(
         .map(|r| r.ok_or(ExportError::NullArgument("an element of rels")))
         .collect::<Result<_, _>>()
         ?;
-    export_many(oids, bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable, target_schema, diststyle, numeric_scale)
+    let location = LocationArgs { destination, bucket, prefix, region, endpoint, force_path_style };
+    export_many(oids, location, chunk_size, gzip_level, on_unrepresentable, target_schema, diststyle, numeric_scale)
 }
 
 /// Exports the tables, partitioned tables and materialized views of a schema whose names are
@@ -317,6 +280,7 @@ fn redshift_export_schema(
     target_schema: default!(Option<&str>, "NULL"),
     diststyle: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
+    destination: default!(Option<&str>, "NULL"),
 ) -> Result<TableIterator<
     'static,
     (
@@ -339,17 +303,14 @@ fn redshift_export_schema(
         // A scheduled export of an empty selection failed: it is in the history too.
         return recorded(&[], || Err(ExportError::NoTables { schema: schema.into(), include: include.into(), exclude }));
     }
-    export_many(oids, bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable, target_schema, diststyle, numeric_scale)
+    let location = LocationArgs { destination, bucket, prefix, region, endpoint, force_path_style };
+    export_many(oids, location, chunk_size, gzip_level, on_unrepresentable, target_schema, diststyle, numeric_scale)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn export_many(
     oids: Vec<RegClass>,
-    bucket: Option<&str>,
-    prefix: Option<&str>,
-    region: Option<&str>,
-    endpoint: Option<&str>,
-    force_path_style: Option<bool>,
+    location: LocationArgs<'_>,
     chunk_size: Option<i64>,
     gzip_level: Option<i32>,
     on_unrepresentable: Option<&str>,
@@ -363,8 +324,7 @@ fn export_many(
     // mid-export.
     let mut opened = Vec::with_capacity(oids.len());
     let result = recorded(&oids, || {
-        let settings =
-            export_settings(bucket, prefix, region, endpoint, force_path_style, chunk_size, gzip_level, on_unrepresentable)?;
+        let settings = export_settings(location, chunk_size, gzip_level, on_unrepresentable)?;
         let mut requests = Vec::with_capacity(oids.len());
         for &oid in &oids {
             // SAFETY: the oid comes from the catalog in this transaction; with_lock raises an

@@ -12,6 +12,7 @@ use pgrx::prelude::*;
 mod catalog;
 mod cleanup;
 mod ddl_api;
+mod destination;
 mod error;
 mod export;
 mod export_api;
@@ -42,5 +43,7 @@ fn redshift_export_version() -> String {
 
 // The extension's own SQL lives in extension/sql/, where a reader of a pgrx project looks for it.
 extension_sql_file!("../sql/objects.sql", name = "objects", bootstrap);
+
+extension_sql_file!("../sql/destinations.sql", name = "destinations", requires = ["objects"]);
 
 extension_sql_file!("../sql/finalize.sql", name = "export_function_settings", finalize);

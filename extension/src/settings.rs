@@ -4,8 +4,13 @@
 
 use std::ffi::CString;
 
+use pg2redshift_bundle::signature::SigningKey;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
+use crate::error::ExportError;
+
+/// Default destination of exports (redshift_destinations).
+pub static DESTINATION: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static BUCKET: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static PREFIX: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static REGION: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
@@ -22,6 +27,8 @@ pub static ON_UNREPRESENTABLE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"error"));
 pub static ACCESS_KEY_ID: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static SECRET_ACCESS_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Key of the HMAC-SHA256 signatures of bundles; unset: exports are not signed.
+pub static SIGNING_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static SESSION_TOKEN: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 /// 256 MiB of CSV gzips to roughly 25–80 MB: inside Redshift's recommended 1 MB–1 GB per file.
@@ -33,6 +40,14 @@ pub const MIN_CHUNK_SIZE_KB: i32 = 1024;
 pub const MAX_CHUNK_SIZE_KB: i32 = 64 * 1024 * 1024;
 
 pub fn register() {
+    GucRegistry::define_string_guc(
+        c"pg2redshift.destination",
+        c"Destination that exports go to when they name none.",
+        c"A destination a superuser created and granted (SELECT * FROM redshift_destinations). Roles other than superusers always export to a destination.",
+        &DESTINATION,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"pg2redshift.bucket",
         c"S3 bucket that exports are written to.",
@@ -138,6 +153,15 @@ pub fn register() {
         GucContext::Suset,
         secret,
     );
+    // Only the server and the loader may know it: whoever has it can forge a load.
+    GucRegistry::define_string_guc(
+        c"pg2redshift.signing_key",
+        c"Key that signs every export (HMAC-SHA256 of bundle.json and manifest.json), at least 32 bytes.",
+        c"The loader checks the signatures with the same key (--signing-key-file). Empty: exports are not signed.",
+        &SIGNING_KEY,
+        GucContext::Suset,
+        secret,
+    );
     // Refuse unknown pg2redshift.* settings (typos) instead of keeping them (PostgreSQL 15+,
     // the only version this crate declares).
     // SAFETY: called from _PG_init on the backend thread with a NUL-terminated static string,
@@ -145,6 +169,13 @@ pub fn register() {
     unsafe {
         pgrx::pg_sys::MarkGUCPrefixReserved(c"pg2redshift".as_ptr())
     };
+}
+
+/// The signing key, if one is set; a short key is an error rather than a weak signature.
+pub fn signing_key() -> Result<Option<SigningKey>, ExportError> {
+    // Read as bytes, not through text(): a key is used exactly as set.
+    let Some(key) = SIGNING_KEY.get().filter(|k| !k.is_empty()) else { return Ok(None) };
+    SigningKey::new(key.as_bytes()).map(Some).map_err(|_| ExportError::ShortSigningKey)
 }
 
 /// A string setting, with the empty string meaning unset.

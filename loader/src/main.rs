@@ -3,6 +3,7 @@
 
 mod error;
 mod report;
+mod scope;
 mod sql;
 mod state;
 mod steps;
@@ -39,6 +40,14 @@ struct Cli {
     s3_endpoint: Option<String>,
     #[arg(long, global = true, env = "REDSHIFT_LOAD_S3_REGION", default_value = "us-east-1")]
     s3_region: String,
+    /// Redshift schemas this loader may load into, comma-separated (any when absent; never
+    /// its own pg2redshift_loader). A bundle naming another schema is refused.
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_SCHEMAS", value_delimiter = ',')]
+    schemas: Option<Vec<String>>,
+    /// File of HMAC keys, one per line: every bundle must be signed with one of them.
+    /// REDSHIFT_LOAD_SIGNING_KEY adds one key from the environment.
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_SIGNING_KEY_FILE")]
+    signing_key_file: Option<std::path::PathBuf>,
     /// One JSON object per line instead of plain lines.
     #[arg(long, global = true)]
     json: bool,
@@ -126,6 +135,12 @@ fn auth(cli: &Cli) -> Result<CopyAuth, LoadError> {
     }
 }
 
+fn store(cli: &Cli) -> Result<Store, LoadError> {
+    let env_key = std::env::var("REDSHIFT_LOAD_SIGNING_KEY").ok();
+    let keys = scope::signing_keys(cli.signing_key_file.as_deref(), env_key.as_deref())?;
+    Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region, keys)
+}
+
 fn connect(cli: &Cli) -> Result<postgres::Client, LoadError> {
     let url = cli
         .target
@@ -142,7 +157,8 @@ fn resolve(store: &Store, url: &str, latest: bool) -> Result<Vec<Committed>, Loa
     if key.ends_with("/bundle.json") {
         return store.export_of(store.committed(&bucket, &key)?);
     }
-    let mut exports = exports_under(store, &bucket, &key)?;
+    // A prefix's refused exports are not candidates; naming one bundle.json gives its reason.
+    let mut exports: Vec<Vec<Committed>> = exports_under(store, &bucket, &key)?.into_iter().filter_map(Result::ok).collect();
     match (exports.len(), latest) {
         (0, _) => Err(LoadError::Refused(format!("no committed export (bundle.json) under {url}"))),
         (1, _) | (_, true) => Ok(exports.pop().unwrap_or_default()),
@@ -152,14 +168,29 @@ fn resolve(store: &Store, url: &str, latest: bool) -> Result<Vec<Committed>, Loa
     }
 }
 
-/// Every committed export under a prefix, oldest first, each with all its tables.
-fn exports_under(store: &Store, bucket: &str, prefix: &str) -> Result<Vec<Vec<Committed>>, LoadError> {
+/// Every committed export under a prefix, oldest first, each with all its tables; an export
+/// this loader refuses (a bad bundle, a missing sibling, a bad signature) is there as its
+/// refusal, first, so that one forged bundle cannot stop the others from loading.
+fn exports_under(store: &Store, bucket: &str, prefix: &str) -> Result<Vec<Result<Vec<Committed>, LoadError>>, LoadError> {
     let mut by_id: std::collections::BTreeMap<(String, String), Committed> = Default::default();
+    let mut out = Vec::new();
     for key in store.bundle_keys(bucket, prefix)? {
-        let c = store.committed(bucket, &key)?;
-        by_id.entry((c.bundle.exported_at.clone(), c.bundle.export_id.clone())).or_insert(c);
+        match store.committed(bucket, &key) {
+            Ok(c) => {
+                by_id.entry((c.bundle.exported_at.clone(), c.bundle.export_id.clone())).or_insert(c);
+            }
+            Err(e @ LoadError::Refused(_)) => out.push(Err(e)),
+            Err(e) => return Err(e),
+        }
     }
-    by_id.into_values().map(|first| store.export_of(first)).collect()
+    for first in by_id.into_values() {
+        match store.export_of(first) {
+            Ok(export) => out.push(Ok(export)),
+            Err(e @ LoadError::Refused(_)) => out.push(Err(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
@@ -190,7 +221,7 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
             Ok(())
         }
         Command::Verify { source, schema } => {
-            let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
+            let store = store(cli)?;
             let mut target = connect(cli)?;
             let mut src = postgres::Client::connect(source, postgres::NoTls)
                 .map_err(|e| LoadError::target_sql("cannot connect to the source", e))?;
@@ -224,8 +255,9 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
             Ok(())
         }
         Command::Plan { url, latest, drop_missing } => {
-            let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
+            let store = store(cli)?;
             let export = resolve(&store, url, *latest)?;
+            scope::check_schemas(&export, cli.schemas.as_deref())?;
             let auth = auth(cli)?;
             let mut db = connect(cli)?;
             let (done, planned) = swap::plan(&mut db, &export, &auth, *drop_missing)?;
@@ -248,22 +280,23 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
             Ok(())
         }
         Command::Load { url, latest, drop_missing } => {
-            let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
+            let store = store(cli)?;
             let export = resolve(&store, url, *latest)?;
             let auth = auth(cli)?;
             let mut db = connect(cli)?;
-            load_one(&mut db, &export, &auth, *drop_missing, report)
+            load_one(&mut db, &export, &auth, *drop_missing, cli, report)
         }
         Command::Watch { prefix, once, interval, drop_missing } => {
-            let store = Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region)?;
+            let store = store(cli)?;
             let auth = auth(cli)?;
             let (bucket, key) = split_url(prefix)?;
             loop {
                 let result = (|| {
                     let mut db = connect(cli)?;
                     for export in exports_under(&store, &bucket, &key)? {
-                        match load_one(&mut db, &export, &auth, *drop_missing, report) {
-                            // An older export than what is loaded: skipped, never loaded over it.
+                        match export.and_then(|export| load_one(&mut db, &export, &auth, *drop_missing, cli, report)) {
+                            // Refused (older than what is loaded, forged, outside --schemas):
+                            // skipped, never loaded, and the others still load.
                             Err(LoadError::Refused(m)) => report.line("skipped", &format!("skipped: {m}")),
                             other => other?,
                         }
@@ -286,8 +319,10 @@ fn load_one(
     export: &[Committed],
     auth: &CopyAuth,
     drop_missing: bool,
+    cli: &Cli,
     report: &Reporter,
 ) -> Result<(), LoadError> {
+    scope::check_schemas(export, cli.schemas.as_deref())?;
     let id = export[0].bundle.export_id.clone();
     match swap::load_export(db, export, auth, drop_missing, report)? {
         Done::Loaded => report.export_done(&id, export.len(), "loaded"),

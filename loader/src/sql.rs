@@ -13,46 +13,77 @@ pub enum CopyAuth {
 
 impl CopyAuth {
     /// The authorization clause; with `redact`, secrets are replaced (for printing).
-    pub fn clause(&self, redact: bool) -> String {
-        let secret = |s: &str| if redact { "'***'".to_string() } else { quote_literal(s) };
-        match self {
-            CopyAuth::IamRole(arn) => format!("IAM_ROLE {}", quote_literal(arn)),
+    pub fn clause(&self, redact: bool) -> Result<String, LoadError> {
+        let secret = |s: &str| if redact { Ok("'***'".to_string()) } else { plain_literal(s, "a COPY credential") };
+        Ok(match self {
+            CopyAuth::IamRole(arn) => format!("IAM_ROLE {}", plain_literal(arn, "the IAM role")?),
             CopyAuth::Keys { access_key_id, secret_access_key, session_token } => {
                 let mut s = format!(
                     "ACCESS_KEY_ID {} SECRET_ACCESS_KEY {}",
-                    secret(access_key_id),
-                    secret(secret_access_key)
+                    secret(access_key_id)?,
+                    secret(secret_access_key)?
                 );
                 if let Some(t) = session_token {
-                    s.push_str(&format!(" SESSION_TOKEN {}", secret(t)));
+                    s.push_str(&format!(" SESSION_TOKEN {}", secret(t)?));
                 }
                 s
             }
-        }
+        })
     }
 }
 
+/// A string as a Redshift string expression. Redshift reads a backslash inside a literal as an
+/// escape (r_QUOTE_LITERAL doubles it), PostgreSQL does not: so backslashes are spliced in as
+/// `CHR(92)`, which both read the same, and nothing in `s` can end the literal early.
 pub fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    s.split('\\').map(|part| format!("'{}'", part.replace('\'', "''"))).collect::<Vec<_>>().join(" || CHR(92) || ")
 }
+
+/// A string where Redshift's grammar wants a plain literal (COPY's source, credentials,
+/// delimiter): one without a backslash, which could not be spliced in there.
+pub fn plain_literal(s: &str, what: &str) -> Result<String, LoadError> {
+    if s.contains('\\') {
+        return Err(LoadError::Refused(format!("{what} contains a backslash, which Redshift would read as an escape")));
+    }
+    Ok(format!("'{}'", s.replace('\'', "''")))
+}
+
+/// Redshift's longest identifier, in bytes (r_names).
+const MAX_NAME_BYTES: usize = 127;
 
 /// The staging and retired names of a table during the swap.
 pub fn staging_name(table: &str) -> String {
-    format!("{table}__pg2rs_new")
+    swap_name(table, "__pg2rs_new")
 }
 
 pub fn retired_name(table: &str) -> String {
-    format!("{table}__pg2rs_old")
+    swap_name(table, "__pg2rs_old")
+}
+
+/// `table` + `suffix`, within Redshift's 127 bytes: a long name is cut (at a character
+/// boundary) and told apart by a hash of the whole name, so the staging table never ends up
+/// as the table itself or as another table's staging table.
+fn swap_name(table: &str, suffix: &str) -> String {
+    if table.len() + suffix.len() <= MAX_NAME_BYTES {
+        return format!("{table}{suffix}");
+    }
+    use sha2::Digest;
+    let hash = hex::encode(&sha2::Sha256::digest(table.as_bytes())[..4]);
+    let mut cut = MAX_NAME_BYTES - suffix.len() - hash.len() - 1;
+    while !table.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{hash}{suffix}", &table[..cut])
 }
 
 /// COPY with exactly the format the bundle declares; anything else is refused rather than
 /// guessed.
 pub fn copy_statement(bundle: &Bundle, bucket: &str, auth: &CopyAuth, redact: bool) -> Result<String, LoadError> {
     let e = &bundle.encoding;
-    if e.format != "csv" || e.compression != "gzip" || e.null_as != "\0" {
+    if e.format != "csv" || e.compression != "gzip" || e.null_as != "\0" || e.delimiter != "," || e.quote != "\"" {
         return Err(LoadError::Refused(format!(
-            "the bundle's encoding (format {}, compression {}, null_as {:?}) is not one this loader reads",
-            e.format, e.compression, e.null_as
+            "the bundle's encoding (format {}, compression {}, null_as {:?}, delimiter {:?}, quote {:?}) is not one this loader reads",
+            e.format, e.compression, e.null_as, e.delimiter, e.quote
         )));
     }
     let columns: Vec<String> = bundle.table.columns.iter().map(|c| quote_ident(&c.name)).collect();
@@ -60,10 +91,10 @@ pub fn copy_statement(bundle: &Bundle, bucket: &str, auth: &CopyAuth, redact: bo
         "COPY {} ({}) FROM {} {} MANIFEST FORMAT AS CSV DELIMITER {} QUOTE AS {} NULL AS '\\0' GZIP COMPUPDATE OFF STATUPDATE OFF",
         quote_qualified(&bundle.table.schema, &staging_name(&bundle.table.name)),
         columns.join(", "),
-        quote_literal(&format!("s3://{bucket}/{}", bundle.manifest_key)),
-        auth.clause(redact),
-        quote_literal(&e.delimiter),
-        quote_literal(&e.quote),
+        plain_literal(&format!("s3://{bucket}/{}", bundle.manifest_key), "the manifest's URL")?,
+        auth.clause(redact)?,
+        plain_literal(&e.delimiter, "the delimiter")?,
+        plain_literal(&e.quote, "the quote character")?,
     ))
 }
 
@@ -169,8 +200,33 @@ mod tests {
     #[test]
     fn secrets_are_redacted() {
         let a = CopyAuth::Keys { access_key_id: "AKIA".into(), secret_access_key: "s3cr3t".into(), session_token: Some("tok".into()) };
-        let shown = a.clause(true);
+        let shown = a.clause(true).unwrap();
         assert!(!shown.contains("s3cr3t") && !shown.contains("tok") && !shown.contains("AKIA"));
-        assert!(a.clause(false).contains("'s3cr3t'"));
+        assert!(a.clause(false).unwrap().contains("'s3cr3t'"));
+        let odd = CopyAuth::IamRole("arn:aws:iam::1:role/x\\' OR 1=1".into());
+        assert!(matches!(odd.clause(false), Err(LoadError::Refused(_))));
+    }
+
+    #[test]
+    fn swap_names_stay_within_127_bytes() {
+        assert_eq!(staging_name("t"), "t__pg2rs_new");
+        let long = format!("{}é", "x".repeat(125));
+        let (new, old) = (staging_name(&long), retired_name(&long));
+        assert!(new.len() <= 127 && old.len() <= 127, "{new}");
+        assert!(new.ends_with("__pg2rs_new") && old.ends_with("__pg2rs_old"));
+        assert_ne!(&new[..new.len() - 11], long, "never the table's own name");
+        let other = format!("{}ü", "x".repeat(125));
+        assert_ne!(staging_name(&other), new, "two long names that share a beginning stay apart");
+        assert_eq!(staging_name(&"y".repeat(116)).len(), 127);
+    }
+
+    #[test]
+    fn literals_cannot_be_ended_by_a_backslash() {
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        // In Redshift '\'' is one quote and the literal would go on: the backslash is spliced.
+        assert_eq!(quote_literal("a\\'; DROP TABLE t; --"), "'a' || CHR(92) || '''; DROP TABLE t; --'");
+        assert_eq!(quote_literal("\\"), "'' || CHR(92) || ''");
+        assert!(plain_literal("s3://b/k\\x", "the URL").is_err());
+        assert_eq!(plain_literal("s3://b/it's", "the URL").unwrap(), "'s3://b/it''s'");
     }
 }

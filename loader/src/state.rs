@@ -6,6 +6,9 @@ use postgres::GenericClient;
 
 use crate::error::LoadError;
 
+/// The schema of the load history, which no bundle may load into.
+pub const SCHEMA: &str = "pg2redshift_loader";
+
 pub const CREATE: &str = "CREATE SCHEMA IF NOT EXISTS pg2redshift_loader;
 CREATE TABLE IF NOT EXISTS pg2redshift_loader.loads (
     target_schema VARCHAR(512) NOT NULL,

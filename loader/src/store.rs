@@ -2,6 +2,7 @@
 //! and lists its siblings (the other tables of the same export).
 
 use aws_sdk_s3::config::{BehaviorVersion, Region};
+use pg2redshift_bundle::signature::{self, SIGNATURE_FILE, SigningKey};
 use pg2redshift_bundle::{Bundle, Manifest, integrity};
 
 use crate::error::LoadError;
@@ -9,6 +10,8 @@ use crate::error::LoadError;
 pub struct Store {
     runtime: tokio::runtime::Runtime,
     client: aws_sdk_s3::Client,
+    /// With keys, every bundle must carry a signature made with one of them.
+    keys: Vec<SigningKey>,
 }
 
 /// `s3://bucket/key` → (bucket, key).
@@ -24,6 +27,8 @@ pub struct Committed {
     pub bucket: String,
     pub key: String,
     pub bundle: Bundle,
+    /// bundle.json exactly as read, for its signature.
+    pub raw: Vec<u8>,
 }
 
 impl Committed {
@@ -34,7 +39,7 @@ impl Committed {
 
 impl Store {
     /// Credentials from the standard AWS chain; `endpoint` for S3-compatible servers.
-    pub fn new(endpoint: Option<&str>, region: &str) -> Result<Store, LoadError> {
+    pub fn new(endpoint: Option<&str>, region: &str, keys: Vec<SigningKey>) -> Result<Store, LoadError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -50,7 +55,7 @@ impl Store {
             }
             aws_sdk_s3::Client::from_conf(conf.build())
         });
-        Ok(Store { runtime, client })
+        Ok(Store { runtime, client, keys })
     }
 
     pub fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, LoadError> {
@@ -90,10 +95,10 @@ impl Store {
         let body = self
             .get(bucket, key)?
             .ok_or_else(|| LoadError::Refused(format!("s3://{bucket}/{key} does not exist (not a committed export)")))?;
-        let text = String::from_utf8(body).map_err(|_| LoadError::Refused(format!("s3://{bucket}/{key} is not UTF-8")))?;
-        let bundle = Bundle::from_json(&text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
+        let text = std::str::from_utf8(&body).map_err(|_| LoadError::Refused(format!("s3://{bucket}/{key} is not UTF-8")))?;
+        let bundle = Bundle::from_json(text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
         integrity::check_bundle(key, &bundle).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
-        Ok(Committed { bucket: bucket.to_string(), key: key.to_string(), bundle })
+        Ok(Committed { bucket: bucket.to_string(), key: key.to_string(), bundle, raw: body })
     }
 
     /// The objects a committed table's COPY will read: its manifest must list exactly its own
@@ -108,6 +113,12 @@ impl Store {
             .map_err(|e| LoadError::Refused(format!("{}: refused: its manifest {manifest_url} is not a manifest: {e}", c.url())))?;
         integrity::check_manifest(&c.bucket, &c.bundle, &manifest)
             .map_err(|e| LoadError::Refused(format!("{}: refused: {e}", c.url())))?;
+        if !self.keys.is_empty() {
+            let folder = c.key.strip_suffix(pg2redshift_bundle::BUNDLE_FILE).unwrap_or_default();
+            let signature = self.get(&c.bucket, &format!("{folder}{SIGNATURE_FILE}"))?;
+            signature::verify(&self.keys, signature.as_deref(), &c.raw, &body)
+                .map_err(|e| LoadError::Refused(format!("{}: refused: {e}", c.url())))?;
+        }
         for f in &c.bundle.files {
             match self.size(&c.bucket, &f.key)? {
                 Some(size) if size == f.compressed_bytes => {}

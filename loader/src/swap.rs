@@ -265,6 +265,9 @@ fn gone_tables(tx: &mut Transaction<'_>, export: &[Committed]) -> Result<Vec<(St
         export.iter().map(|c| (c.bundle.source.database.clone(), c.bundle.source.schema.clone())).collect();
     sources.sort();
     sources.dedup();
+    // Only in the schemas this export loads into: a bundle cannot make the loader drop tables
+    // elsewhere by naming another source.
+    let schemas: Vec<&str> = present.iter().map(|(s, _)| s.as_str()).collect();
     let mut gone = Vec::new();
     for (database, schema) in sources {
         let rows = tx
@@ -276,7 +279,7 @@ fn gone_tables(tx: &mut Transaction<'_>, export: &[Committed]) -> Result<Vec<(St
             .map_err(|e| LoadError::failed_sql("reading the load history", e))?;
         for r in rows {
             let table: (String, String) = (r.get(0), r.get(1));
-            if !present.contains(&table) && !gone.contains(&table) {
+            if schemas.contains(&table.0.as_str()) && !present.contains(&table) && !gone.contains(&table) {
                 gone.push(table);
             }
         }

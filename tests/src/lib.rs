@@ -355,6 +355,18 @@ impl S3 {
                 .unwrap_or_else(|e| panic!("put {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
         })
     }
+
+    pub fn delete(&self, key: &str) {
+        self.runtime.block_on(async {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("delete {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+        })
+    }
 }
 
 /// `redshift-load` configured for the stack: the emulator as target, the stack's IAM role for
@@ -367,7 +379,8 @@ pub fn loader() -> std::process::Command {
         .env("REDSHIFT_LOAD_S3_REGION", stack_setting("PG2RS_S3_REGION"))
         .env("AWS_ACCESS_KEY_ID", stack_setting("PG2RS_S3_ACCESS_KEY"))
         .env("AWS_SECRET_ACCESS_KEY", stack_setting("PG2RS_S3_SECRET_KEY"))
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("REDSHIFT_LOAD_SIGNING_KEY_FILE", stack_setting("PG2RS_SIGNING_KEY_FILE"));
     c
 }
 

@@ -23,7 +23,11 @@ fn privileges_and_row_level_security_apply() {
              INSERT INTO orders VALUES (1, 'e2e_analyst', 10), (2, 'someone_else', 20), (3, 'e2e_analyst', 30);
              ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
              CREATE POLICY own_rows ON orders FOR SELECT USING (owner = current_user);
-             GRANT SELECT ON orders TO e2e_analyst;",
+             GRANT SELECT ON orders TO e2e_analyst;
+             SELECT redshift_destination_create('e2e_access', current_setting('pg2redshift.bucket'), ARRAY['public'],
+                                                prefix => 'e2e/access');
+             SELECT redshift_destination_grant('e2e_access', 'e2e_analyst');
+             ALTER ROLE e2e_analyst SET pg2redshift.destination = 'e2e_access';",
         )
         .unwrap();
 
@@ -55,8 +59,8 @@ fn privileges_and_row_level_security_apply() {
         .get(0);
     assert_eq!(by, "e2e_analyst");
 
-    // Only a superuser may point exports at another endpoint. The refusal is recorded as the
-    // analyst's failed export.
+    // Only a superuser may point exports at another endpoint (or bucket, or prefix). The
+    // refusal is recorded as the analyst's failed export.
     expect_sqlstate(&mut analyst, "SELECT * FROM redshift_export('orders', endpoint => 'http://127.0.0.1:1')", "42501");
     let row = admin
         .query_one("SELECT exported_by::text, error FROM redshift_export_history WHERE status = 'failed'", &[])

@@ -37,7 +37,8 @@ fn a_terminated_export_leaves_an_upload_that_cleanup_removes() {
     // A committed export under the same prefix, which the clean-up must leave alone.
     let committed = export(&mut db, &format!("redshift_export('small', prefix => '{prefix}')"));
     let committed_keys = s3.keys(&prefix);
-    assert_eq!(committed_keys.len(), 3, "{committed_keys:?}");
+    // part-00000.csv.gz, manifest.json, signature.json (the stack signs) and bundle.json.
+    assert_eq!(committed_keys.len(), 4, "{committed_keys:?}");
 
     let call = format!("SELECT * FROM redshift_export('big', prefix => '{prefix}')");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -59,14 +60,23 @@ fn a_terminated_export_leaves_an_upload_that_cleanup_removes() {
     assert!(!uploads.is_empty(), "FATAL does not unwind: the upload is expected to stay open");
     assert!(s3.keys(&prefix).iter().filter(|k| k.contains("public.big/")).all(|k| !k.ends_with("bundle.json")));
 
-    // Only exporters may clean up; nothing is young enough to be a leftover at the default age.
+    // Only exporters may clean up, and only through a destination; nothing is young enough to
+    // be a leftover at the default age.
     let mut outsider = connect(&source_database_url(DB).replace("postgres@", "e2e_outsider@"));
-    expect_sqlstate(&mut outsider, &format!("SELECT * FROM redshift_export_cleanup(prefix => '{prefix}')"), "42501");
+    expect_sqlstate(&mut outsider, "SELECT * FROM redshift_export_cleanup()", "42501");
+    db.batch_execute(&format!(
+        "SELECT redshift_destination_create('terminated', current_setting('pg2redshift.bucket'), ARRAY['public'], prefix => '{prefix}');
+         SELECT redshift_destination_grant('terminated', 'e2e_cleaner');"
+    ))
+    .unwrap();
     let mut cleaner = connect(&source_database_url(DB).replace("postgres@", "e2e_cleaner@"));
-    assert_eq!(cleanup(&mut cleaner, &format!("prefix => '{prefix}'")), vec![]);
+    expect_sqlstate(&mut cleaner, &format!("SELECT * FROM redshift_export_cleanup(prefix => '{prefix}')"), "42501");
+    assert_eq!(cleanup(&mut cleaner, "destination => 'terminated'"), vec![]);
+    // A younger folder may be another role's running export: below an hour is for superusers.
+    expect_sqlstate(&mut cleaner, "SELECT * FROM redshift_export_cleanup(older_than => '59 minutes', destination => 'terminated')", "22023");
 
     // A dry run lists the upload and removes nothing.
-    let listed = cleanup(&mut cleaner, &format!("older_than => '0 seconds', prefix => '{prefix}'"));
+    let listed = cleanup(&mut db, &format!("older_than => '0 seconds', prefix => '{prefix}'"));
     let upload_rows: Vec<_> = listed.iter().filter(|r| r.0 == "multipart upload").collect();
     assert_eq!(upload_rows.len(), uploads.len(), "{listed:?}");
     assert!(listed.iter().all(|r| !r.2), "a dry run removed something: {listed:?}");
@@ -74,11 +84,11 @@ fn a_terminated_export_leaves_an_upload_that_cleanup_removes() {
     assert_eq!(s3.open_uploads(&prefix), uploads);
 
     // Removing: the upload is aborted, uncommitted objects are deleted, the committed export stays.
-    let removed = cleanup(&mut cleaner, &format!("older_than => '0 seconds', dry_run => false, prefix => '{prefix}'"));
+    let removed = cleanup(&mut db, &format!("older_than => '0 seconds', dry_run => false, prefix => '{prefix}'"));
     assert_eq!(removed.iter().map(|r| (&r.0, &r.1)).collect::<Vec<_>>(), listed.iter().map(|r| (&r.0, &r.1)).collect::<Vec<_>>());
     assert!(removed.iter().all(|r| r.2));
     assert_eq!(s3.open_uploads(&prefix), Vec::<String>::new());
     assert_eq!(s3.keys(&prefix), committed_keys);
     assert_eq!(committed[0].rows, 2);
-    expect_sqlstate(&mut cleaner, "SELECT * FROM redshift_export_cleanup(older_than => '-1 day')", "22023");
+    expect_sqlstate(&mut db, "SELECT * FROM redshift_export_cleanup(older_than => '-1 day')", "22023");
 }

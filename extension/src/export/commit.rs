@@ -1,10 +1,12 @@
 //! The commit of an export, once every data file is in S3: every manifest.json, then every
 //! bundle.json (each the commit marker of its table), so that a committed bundle's siblings
-//! already have their data and manifests in place. The documents are built in
+//! already have their data and manifests in place. With a signing key, each table's
+//! signature.json goes between the two. The documents are built in
 //! `pg2redshift_core::commit`; this writes them through the pipeline, in order.
 
 use std::collections::HashMap;
 
+use pg2redshift_bundle::signature::SigningKey;
 use pg2redshift_bundle::{Bundle, DataFile};
 use pg2redshift_core::commit::{ExportHead, TableOutput, bundle, manifest, members};
 
@@ -13,7 +15,13 @@ use crate::error::ExportError;
 use crate::pipeline::Pipeline;
 
 /// Builds and writes the export's manifests and bundles; returns the bundles, in job order.
-pub fn commit(pipeline: &mut Pipeline, head: &ExportHead, jobs: &[Job], streamed: &[Streamed]) -> Result<Vec<Bundle>, ExportError> {
+pub fn commit(
+    pipeline: &mut Pipeline,
+    head: &ExportHead,
+    jobs: &[Job],
+    streamed: &[Streamed],
+    signing_key: Option<&SigningKey>,
+) -> Result<Vec<Bundle>, ExportError> {
     let uploaded: HashMap<&str, DataFile> = pipeline
         .files
         .iter()
@@ -35,16 +43,28 @@ pub fn commit(pipeline: &mut Pipeline, head: &ExportHead, jobs: &[Job], streamed
         }
         outputs.push(TableOutput { files, changes: table.changes.clone() });
     }
+    let mut manifests = Vec::with_capacity(jobs.len());
     for (source, output) in sources.iter().zip(&outputs) {
         let body = serde_json::to_vec(&manifest(source, output)).map_err(ExportError::Serialize)?;
-        pipeline.put(source.location.manifest_key(), body, "application/json")?;
+        pipeline.put(source.location.manifest_key(), body.clone(), "application/json")?;
+        manifests.push(body);
     }
     let mut bundles = Vec::with_capacity(jobs.len());
+    let mut bodies = Vec::with_capacity(jobs.len());
     for (source, output) in sources.iter().zip(&outputs) {
         let bundle = bundle(head, source, output, &members);
-        let body = bundle.to_json().map_err(ExportError::Serialize)?.into_bytes();
-        pipeline.put(source.location.bundle_key(), body, "application/json")?;
+        bodies.push(bundle.to_json().map_err(ExportError::Serialize)?.into_bytes());
         bundles.push(bundle);
+    }
+    // Every signature before the first bundle.json: a committed table's siblings are signed.
+    if let Some(key) = signing_key {
+        for ((source, body), manifest) in sources.iter().zip(&bodies).zip(&manifests) {
+            let signature = key.sign(body, manifest).to_json().map_err(ExportError::Serialize)?.into_bytes();
+            pipeline.put(source.location.signature_key(), signature, "application/json")?;
+        }
+    }
+    for (source, body) in sources.iter().zip(bodies) {
+        pipeline.put(source.location.bundle_key(), body, "application/json")?;
     }
     Ok(bundles)
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::ffi::CStr;
 
+use pg2redshift_bundle::signature::SigningKey;
 use pg2redshift_bundle::{BundleLocation, OnUnrepresentable};
 use pg2redshift_core::commit::TableSource;
 use pg2redshift_core::select::{ExportQuery, RowIdentity, export_query};
@@ -23,6 +24,12 @@ pub struct ExportSettings {
     pub s3: S3Config,
     /// Key prefix without surrounding `/`.
     pub prefix: String,
+    /// The destination's name; None for a superuser's raw location.
+    pub destination: Option<String>,
+    /// Redshift schemas the destination allows (folded); None: any.
+    pub target_schemas: Option<Vec<String>>,
+    /// Signs each table's bundle.json and manifest.json (pg2redshift.signing_key).
+    pub signing_key: Option<SigningKey>,
     /// Uncompressed CSV bytes per data file.
     pub chunk_bytes: u64,
     pub gzip_level: u32,

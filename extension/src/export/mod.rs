@@ -9,7 +9,7 @@ mod scan;
 
 use std::time::Instant;
 
-use pg2redshift_core::commit::{ExportHead, TableSource, check_distinct_targets};
+use pg2redshift_core::commit::{ExportHead, TableSource, check_distinct_targets, check_target_schemas};
 
 use crate::error::ExportError;
 use crate::pipeline::Pipeline;
@@ -45,6 +45,9 @@ pub fn export(requests: Vec<TableRequest>, settings: &ExportSettings) -> Result<
         }
         let sources: Vec<TableSource<'_>> = jobs.iter().map(Job::source).collect();
         check_distinct_targets(&sources)?;
+        if let Some(destination) = &settings.destination {
+            check_target_schemas(&sources, destination, settings.target_schemas.as_deref())?;
+        }
 
         // Every cursor is opened before any data moves: privileges and row-level security are
         // checked up front, and all tables read the calling statement's snapshot.
@@ -76,7 +79,7 @@ pub fn export(requests: Vec<TableRequest>, settings: &ExportSettings) -> Result<
         let committed = pipeline
             .wait_for_files(total_files)
             .map_err(ExportError::from)
-            .and_then(|()| commit::commit(&mut pipeline, &head, &jobs, &streamed))
+            .and_then(|()| commit::commit(&mut pipeline, &head, &jobs, &streamed, settings.signing_key.as_ref()))
             .and_then(|bundles| pipeline.finish().map(|()| bundles).map_err(ExportError::from));
         let bundles = match committed {
             Ok(bundles) => bundles,

@@ -25,7 +25,7 @@ fn committed(table: &str) -> Committed {
         "changes": { "policy": "error", "columns": {}, "total": 0 }
     });
     let bundle = Bundle::from_json(&json.to_string()).expect("a valid bundle");
-    Committed { bucket: "b".into(), key: format!("app/s.{table}/x/bundle.json"), bundle }
+    Committed { bucket: "b".into(), key: format!("app/s.{table}/x/bundle.json"), bundle, raw: Vec::new() }
 }
 
 fn sql(steps: &[Step]) -> Vec<&str> {
