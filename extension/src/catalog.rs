@@ -134,14 +134,20 @@ fn read_columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Result<Vec<SourceCo
 
 /// Tables, partitioned tables and materialized views of a schema (partitions are exported
 /// through their parent), by name. An unknown schema raises 3F000 through the regnamespace cast.
+// Operators are qualified: nothing on the caller's search_path takes part. Tables that belong
+// to an extension (its configuration, such as this extension's own history) are left out.
 const SCHEMA_TABLES_SQL: &str = "
 SELECT c.oid
 FROM pg_catalog.pg_class c
-WHERE c.relnamespace = $1::pg_catalog.regnamespace
-  AND c.relkind IN ('r', 'p', 'm')
+WHERE c.relnamespace OPERATOR(pg_catalog.=) $1::pg_catalog.regnamespace
+  AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,m}'::pg_catalog.\"char\"[])
   AND NOT c.relispartition
-  AND c.relname LIKE $2
-  AND ($3::pg_catalog.text IS NULL OR c.relname NOT LIKE $3)
+  AND c.relname::pg_catalog.text OPERATOR(pg_catalog.~~) $2
+  AND ($3::pg_catalog.text IS NULL OR c.relname::pg_catalog.text OPERATOR(pg_catalog.!~~) $3)
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                    AND d.objid OPERATOR(pg_catalog.=) c.oid
+                    AND d.deptype OPERATOR(pg_catalog.=) 'e')
 ORDER BY c.relname";
 
 pub fn schema_tables(

@@ -25,7 +25,7 @@ fn privileges_and_row_level_security_apply() {
              CREATE POLICY own_rows ON orders FOR SELECT USING (owner = current_user);
              GRANT SELECT ON orders TO e2e_analyst;
              SELECT redshift_destination_create('e2e_access', current_setting('pg2redshift.bucket'), ARRAY['public'],
-                                                prefix => 'e2e/access');
+                                                prefix => 'e2e/access', endpoint => current_setting('pg2redshift.endpoint'), force_path_style => true);
              SELECT redshift_destination_grant('e2e_access', 'e2e_analyst');
              ALTER ROLE e2e_analyst SET pg2redshift.destination = 'e2e_access';",
         )

@@ -65,7 +65,8 @@ fn a_terminated_export_leaves_an_upload_that_cleanup_removes() {
     let mut outsider = connect(&source_database_url(DB).replace("postgres@", "e2e_outsider@"));
     expect_sqlstate(&mut outsider, "SELECT * FROM redshift_export_cleanup()", "42501");
     db.batch_execute(&format!(
-        "SELECT redshift_destination_create('terminated', current_setting('pg2redshift.bucket'), ARRAY['public'], prefix => '{prefix}');
+        "SELECT redshift_destination_create('terminated', current_setting('pg2redshift.bucket'), ARRAY['public'], prefix => '{prefix}',
+                                            endpoint => current_setting('pg2redshift.endpoint'), force_path_style => true);
          SELECT redshift_destination_grant('terminated', 'e2e_cleaner');"
     ))
     .unwrap();

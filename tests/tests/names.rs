@@ -5,6 +5,10 @@
 
 use e2e::{S3, describe, export, export_database, expect_sqlstate, loader, redshift, source_database_url, unique_prefix};
 
+// The source's names become S3 keys too (escaped, three bytes per odd byte), and the local S3
+// server keeps keys of at most about 124 bytes: the longer payloads go in the target names.
+const SOURCE_SCHEMA: &str = "N\"; --";
+const SOURCE_TABLE: &str = "T\\ 😀";
 const SCHEMA: &str = "Names \"Q\"; DROP TABLE names_sentinel; --";
 const TABLE: &str = "T\\ 😀 'x'";
 const COLUMNS: [&str; 4] = ["Id", "Semi;colon -- c", "back\\slash \"q\"", "😀"];
@@ -36,8 +40,8 @@ fn odd_names_arrive_folded_and_nothing_in_them_runs() {
         "CREATE SCHEMA {s};
          CREATE TABLE {s}.{t} ({c0} int PRIMARY KEY, {c1} text, {c2} text, {c3} text);
          INSERT INTO {s}.{t} VALUES (1, 'a;b', 'back\\slash', '😀'), (2, ''' OR 1=1; --', NULL, '\"');",
-        s = ident(SCHEMA),
-        t = ident(TABLE),
+        s = ident(SOURCE_SCHEMA),
+        t = ident(SOURCE_TABLE),
         c0 = columns[0],
         c1 = columns[1],
         c2 = columns[2],
@@ -46,12 +50,15 @@ fn odd_names_arrive_folded_and_nothing_in_them_runs() {
     .unwrap_or_else(|e| panic!("{}", describe(&e)));
 
     // Option values with the same characters: the prefix and a sort key.
-    let prefix = format!("{}/it's; -- \"q\" x", unique_prefix("names"));
-    let relation = literal(&format!("{}.{}", ident(SCHEMA), ident(TABLE)));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    let prefix = format!("n{}/it's; \"q\"", nanos % 1_000_000_007);
+    let relation = literal(&format!("{}.{}", ident(SOURCE_SCHEMA), ident(SOURCE_TABLE)));
     let call = format!(
-        "redshift_export({relation}, prefix => {}, sortkey => ARRAY[{}])",
+        "redshift_export({relation}, prefix => {}, sortkey => ARRAY[{}], target_schema => {}, target_table => {})",
         literal(&prefix),
-        literal(COLUMNS[1])
+        literal(COLUMNS[1]),
+        literal(SCHEMA),
+        literal(TABLE)
     );
     let r = export(&mut src, &call).remove(0);
     assert_eq!(r.rows, 2);
@@ -73,7 +80,8 @@ fn odd_names_arrive_folded_and_nothing_in_them_runs() {
         ident(&folded_schema),
         ident(&folded_table)
     );
-    let rows: Vec<(i32, Option<String>, Option<String>, Option<String>)> = rs
+    type Row = (i32, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Row> = rs
         .query(&select, &[])
         .unwrap_or_else(|e| panic!("{select}: {}", describe(&e)))
         .iter()
@@ -98,7 +106,7 @@ fn odd_names_arrive_folded_and_nothing_in_them_runs() {
             .unwrap_or_else(|e| panic!("{}", describe(&e)));
         (row.get(0), row.get(1))
     };
-    assert_eq!(recorded, (SCHEMA.to_string(), folded_table.clone()));
+    assert_eq!(recorded, (SOURCE_SCHEMA.to_string(), folded_table.clone()));
 
     // verify compares source and Redshift through the same names.
     let out = loader()
