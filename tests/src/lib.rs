@@ -356,6 +356,20 @@ impl S3 {
         })
     }
 
+    /// Writes signature.json anew for a bundle's current bundle.json and manifest.json, with
+    /// the stack's signing key: for tests that change an export on purpose and are not about
+    /// forgery.
+    pub fn sign_again(&self, bundle_url: &str) {
+        let key_text = std::fs::read_to_string(stack_setting("PG2RS_SIGNING_KEY_FILE")).expect("the stack's signing key");
+        let key = pg2redshift_bundle::signature::SigningKey::new(key_text.trim().as_bytes()).expect("signing key");
+        let bundle_key = split_url(bundle_url).1;
+        let folder = bundle_key.trim_end_matches(pg2redshift_bundle::BUNDLE_FILE);
+        let bundle = self.get(&bundle_key);
+        let manifest = self.get(&format!("{folder}{}", pg2redshift_bundle::MANIFEST_FILE));
+        let signature = key.sign(&bundle, &manifest).to_json().expect("signature json");
+        self.put(&format!("{folder}{}", pg2redshift_bundle::signature::SIGNATURE_FILE), signature.into_bytes());
+    }
+
     pub fn delete(&self, key: &str) {
         self.runtime.block_on(async {
             self.client

@@ -292,7 +292,7 @@ fn large_tables_are_split_into_files_listed_by_the_manifest() {
         assert!(file.raw_bytes >= 1 << 20 || n + 1 == bundle.files.len(), "only the last file is short");
     }
     let keys = s3.keys(&prefix);
-    assert_eq!(keys.len(), bundle.files.len() + 2, "data files, manifest.json, bundle.json and nothing else");
+    assert_eq!(keys.len(), bundle.files.len() + 3, "data files, manifest.json, signature.json, bundle.json and nothing else");
     let rows = s3.rows(&bundle);
     let ids: std::collections::BTreeSet<i64> = rows.iter().map(|row| text(&row[0]).unwrap().parse().unwrap()).collect();
     assert_eq!(ids.len(), 60000);
