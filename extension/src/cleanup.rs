@@ -12,8 +12,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::error::ExportError;
-use crate::destination::LocationArgs;
-use crate::export_api::export_settings;
+use crate::destination::{self, LocationArgs};
 use crate::pipeline::run_beside;
 use crate::s3::{Bucket, S3Config, S3Error, client};
 
@@ -104,15 +103,16 @@ fn redshift_export_cleanup(
         })
         .into());
     }
-    let location = LocationArgs { destination, bucket, prefix, region, endpoint, force_path_style };
-    let settings = export_settings(location, None, None, None)?;
+    // Only where to look: the export's other settings (chunk size, gzip, policy, signing key)
+    // play no part in a clean-up.
+    let location = destination::resolve(LocationArgs { destination, bucket, prefix, region, endpoint, force_path_style })?;
     let database = Spi::get_one::<String>("SELECT pg_catalog.current_database()::pg_catalog.text")
         .map_err(ExportError::from)?
         .unwrap_or_default();
-    let folder = pg2redshift_bundle::database_folder_key(&settings.prefix, &database);
+    let folder = pg2redshift_bundle::database_folder_key(&location.prefix, &database);
     let now_us = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
     let cutoff_us = now_us.saturating_sub(age_us);
-    let s3 = settings.s3.clone();
+    let s3 = location.s3;
     let found = run_beside("pg2redshift cleanup", move || sweep(s3, folder, cutoff_us, dry_run))
         .map_err(ExportError::from)?
         .map_err(|e| ExportError::from(crate::pipeline::PipelineError::from(e)))?;

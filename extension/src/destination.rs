@@ -32,7 +32,7 @@ pub struct Resolved {
 }
 
 /// A text argument, with NULL, empty and blank all meaning "not given".
-fn given(v: Option<&str>) -> Option<String> {
+pub(crate) fn given(v: Option<&str>) -> Option<String> {
     v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
 }
 

@@ -31,7 +31,7 @@ type ExportRows = TableIterator<
 
 /// Where and how to write: the destination (or a superuser's raw location), and the
 /// arguments or else the settings for the rest.
-pub(crate) fn export_settings(
+fn export_settings(
     location: LocationArgs<'_>,
     chunk_size: Option<i64>,
     gzip_level: Option<i32>,
@@ -55,10 +55,7 @@ pub(crate) fn export_settings(
         .ok()
         .filter(|l| (1..=9).contains(l))
         .ok_or(InvalidOption { option: "gzip_level", value: gzip_level.to_string(), expected: "a level from 1 to 9" })?;
-    let policy_text = on_unrepresentable
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
+    let policy_text = destination::given(on_unrepresentable)
         .or_else(|| settings::text(&settings::ON_UNREPRESENTABLE))
         .unwrap_or_else(|| "error".into());
     let policy: OnUnrepresentable = policy_text.parse().map_err(|()| InvalidOption {

@@ -27,7 +27,7 @@ pub struct Committed {
     pub bucket: String,
     pub key: String,
     pub bundle: Bundle,
-    /// bundle.json exactly as read, for its signature.
+    /// bundle.json exactly as read, for its signature (empty when the loader has no keys).
     pub raw: Vec<u8>,
 }
 
@@ -98,7 +98,10 @@ impl Store {
         let text = std::str::from_utf8(&body).map_err(|_| LoadError::Refused(format!("s3://{bucket}/{key} is not UTF-8")))?;
         let bundle = Bundle::from_json(text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
         integrity::check_bundle(key, &bundle).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
-        Ok(Committed { bucket: bucket.to_string(), key: key.to_string(), bundle, raw: body })
+        // The exact bytes are needed only to check a signature: without keys they are not kept
+        // (a prefix's listing holds every bundle it read).
+        let raw = if self.keys.is_empty() { Vec::new() } else { body };
+        Ok(Committed { bucket: bucket.to_string(), key: key.to_string(), bundle, raw })
     }
 
     /// The objects a committed table's COPY will read: its manifest must list exactly its own
