@@ -7,7 +7,10 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use crate::presentation::Presenter;
 use crate::wire::{Message, MessageReader, MessageWriter, cstr, described_columns, read_cstr};
 
-pub type ClientWriter = MessageWriter<OwnedWriteHalf>;
+/// The client's side of a session, plain TCP or TLS.
+pub type ClientRead = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+pub type ClientWrite = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+pub type ClientWriter = MessageWriter<ClientWrite>;
 
 pub struct Backend {
     pub r: MessageReader<OwnedReadHalf>,

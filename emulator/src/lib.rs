@@ -9,6 +9,7 @@ pub mod errors;
 pub mod presentation;
 pub mod session;
 pub mod sql;
+pub mod tls;
 pub mod wire;
 
 use std::sync::Arc;
@@ -47,6 +48,10 @@ pub struct Config {
     pub default_iam_role: Option<String>,
     /// The isolation level of every session's transactions.
     pub isolation: Isolation,
+    /// The certificate served to clients that ask for SSL; without it SSL is declined.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Redshift's `require_ssl`: plaintext connections are refused.
+    pub require_ssl: bool,
 }
 
 /// "SNAPSHOT and SERIALIZABLE isolation are the two serializable isolation levels available in

@@ -47,6 +47,16 @@ struct Cli {
     /// workgroups created since 2024, or SERIALIZABLE.
     #[arg(long, env = "REDSHIFT_EMULATOR_ISOLATION", value_enum, default_value = "snapshot")]
     isolation: Isolation,
+    /// PEM certificate chain served to clients that ask for SSL (with --tls-key).
+    #[arg(long, env = "REDSHIFT_EMULATOR_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "REDSHIFT_EMULATOR_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Refuse connections without SSL, as a cluster with require_ssl = true does (needs a
+    /// certificate).
+    #[arg(long, env = "REDSHIFT_EMULATOR_REQUIRE_SSL", default_value_t = false, action = clap::ArgAction::Set)]
+    require_ssl: bool,
 }
 
 fn user(spec: &str, superuser: bool) -> Result<User, String> {
@@ -87,6 +97,20 @@ async fn main() {
     if let Some(d) = &cli.default_iam_role {
         iam_roles.push(d.clone());
     }
+    let tls = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => match redshift_emulator::tls::server_config(cert, key) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("redshift-emulator: {e}");
+                std::process::exit(2);
+            }
+        },
+        _ => None,
+    };
+    if cli.require_ssl && tls.is_none() {
+        eprintln!("redshift-emulator: --require-ssl needs a certificate (--tls-cert and --tls-key)");
+        std::process::exit(2);
+    }
     let config = Config {
         backing_addr: cli.backing.clone(),
         backing_db: cli.backing_db.clone(),
@@ -102,6 +126,8 @@ async fn main() {
         iam_roles,
         default_iam_role: cli.default_iam_role.clone(),
         isolation: cli.isolation,
+        tls,
+        require_ssl: cli.require_ssl,
     };
     match redshift_emulator::start(config, &cli.listen).await {
         Ok((listener, shared)) => {

@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use pg2redshift_loader::connection::ConnectError;
+
 /// The underlying error of a failure, kept as its `source()`.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -19,6 +21,9 @@ pub enum LoadError {
     /// A bundle this loader must not load (unknown format, missing siblings, older than loaded).
     #[error("{0}")]
     Refused(String),
+    /// Connecting to Redshift (or the source) failed; TLS failures have an exit code of their own.
+    #[error("{0}")]
+    Connect(#[from] ConnectError),
     /// The load ran and failed; the transaction was rolled back and nothing changed.
     #[error("{message}")]
     Failed { message: String, source: Option<Cause> },
@@ -32,7 +37,22 @@ impl LoadError {
             LoadError::Refused(_) => 3,
             LoadError::S3 { .. } => 4,
             LoadError::Target { .. } => 5,
+            LoadError::Connect(ConnectError::Usage(_)) => 2,
+            LoadError::Connect(ConnectError::Connect { .. }) => 5,
+            LoadError::Connect(ConnectError::Tls { .. }) => 6,
         }
+    }
+
+    /// The connection to Redshift broke (or the server shut down) while a statement ran: the
+    /// transaction may or may not have committed.
+    pub fn connection_lost(&self) -> bool {
+        let (LoadError::Failed { source: Some(s), .. } | LoadError::Target { source: Some(s), .. }) = self else {
+            return false;
+        };
+        s.downcast_ref::<postgres::Error>().is_some_and(|e| match e.as_db_error() {
+            Some(db) => matches!(db.code().code(), "57P01" | "57P02" | "57P03"),
+            None => true,
+        })
     }
 
     /// A failed load with no underlying error (a count mismatch, differences found).

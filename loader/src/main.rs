@@ -11,7 +11,10 @@ mod store;
 mod swap;
 mod verify;
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
+use pg2redshift_loader::connection::{self, SslMode, Target};
 
 use error::LoadError;
 use report::Reporter;
@@ -22,9 +25,31 @@ use swap::Done;
 #[derive(Debug, Parser)]
 #[command(version, about = "Load committed pg2redshift exports from S3 into Redshift, one transaction per export")]
 struct Cli {
-    /// Redshift connection URL (postgresql://user:password@host:port/db).
+    /// Redshift connection URL (postgresql://user:password@host:port/db?sslmode=…), or
+    /// libpq key=value pairs.
     #[arg(long, global = true, env = "REDSHIFT_LOAD_TARGET", hide_env_values = true)]
     target: Option<String>,
+    /// TLS to Redshift, as libpq's sslmode (overrides the URL's). Default: verify-full, or
+    /// prefer for a loopback host.
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_SSLMODE", value_enum)]
+    sslmode: Option<SslMode>,
+    /// PEM file of the CAs trusted for Redshift's certificate (overrides the URL's), or
+    /// `system` for the system's CAs (the default).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_SSLROOTCERT")]
+    sslrootcert: Option<String>,
+    /// Seconds to wait for each connection attempt (unless the URL sets connect_timeout).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_CONNECT_TIMEOUT", default_value_t = 10)]
+    connect_timeout: u64,
+    /// Attempts to connect before giving up, with backoff (1 s, 2 s, 4 s, … 30 s) between them.
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_CONNECT_ATTEMPTS", default_value_t = 5)]
+    connect_attempts: u32,
+    /// Redshift WLM query group the loader's statements run in (SET query_group).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_QUERY_GROUP")]
+    query_group: Option<String>,
+    /// Seconds any one statement may run before Redshift cancels it (SET statement_timeout;
+    /// none by default). The load then rolls back.
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_STATEMENT_TIMEOUT")]
+    statement_timeout: Option<u64>,
     /// IAM role ARN Redshift's COPY assumes to read S3.
     #[arg(long, global = true, env = "REDSHIFT_LOAD_IAM_ROLE")]
     iam_role: Option<String>,
@@ -51,6 +76,9 @@ struct Cli {
     /// One JSON object per line instead of plain lines.
     #[arg(long, global = true)]
     json: bool,
+    /// With an error, also print its whole chain of causes as the libraries report them.
+    #[arg(long, short, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -116,6 +144,9 @@ fn main() {
     let report = Reporter { json: cli.json };
     if let Err(e) = run(&cli, &report) {
         report.error(&e.to_string(), e.exit_code());
+        if cli.verbose {
+            eprintln!("{e:#?}");
+        }
         std::process::exit(e.exit_code());
     }
 }
@@ -141,13 +172,31 @@ fn store(cli: &Cli) -> Result<Store, LoadError> {
     Store::new(cli.s3_endpoint.as_deref(), &cli.s3_region, keys)
 }
 
-fn connect(cli: &Cli) -> Result<postgres::Client, LoadError> {
+fn connect_options(cli: &Cli) -> connection::Options {
+    connection::Options {
+        sslmode: cli.sslmode,
+        sslrootcert: cli.sslrootcert.clone(),
+        connect_timeout: Duration::from_secs(cli.connect_timeout.max(1)),
+        attempts: cli.connect_attempts.max(1),
+        query_group: cli.query_group.clone(),
+        statement_timeout: cli.statement_timeout.map(Duration::from_secs),
+        application_name: "redshift-load".into(),
+    }
+}
+
+/// Redshift, as the command line and the URL say.
+fn target(cli: &Cli) -> Result<Target, LoadError> {
     let url = cli
         .target
         .as_deref()
         .ok_or_else(|| LoadError::Usage("no target: pass --target or set REDSHIFT_LOAD_TARGET".into()))?;
-    postgres::Client::connect(url, postgres::NoTls)
-        .map_err(|e| LoadError::target_sql("cannot connect to the target", e))
+    Ok(Target::parse(url, &connect_options(cli))?)
+}
+
+/// A new connection (and, with IAM, new credentials) each time: retried while the failure may
+/// pass, each retry reported.
+fn connect(target: &Target, report: &Reporter) -> Result<postgres::Client, LoadError> {
+    Ok(target.connect(|e, wait| report.line("retry", &format!("{e}; trying again in {}s", wait.as_secs())))?)
 }
 
 /// The export a URL names: a bundle.json, or the one (or, with `latest`, the newest) export
@@ -200,7 +249,7 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
             Ok(())
         }
         Command::Status => {
-            let mut db = connect(cli)?;
+            let mut db = connect(&target(cli)?, report)?;
             let rows = state::status(&mut db)?;
             if cli.json {
                 for r in &rows {
@@ -222,9 +271,10 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
         }
         Command::Verify { source, schema } => {
             let store = store(cli)?;
-            let mut target = connect(cli)?;
-            let mut src = postgres::Client::connect(source, postgres::NoTls)
-                .map_err(|e| LoadError::target_sql("cannot connect to the source", e))?;
+            let mut target = connect(&target(cli)?, report)?;
+            // The source's TLS is what its URL says (the --ssl* options are Redshift's).
+            let source_options = connection::Options { sslmode: None, sslrootcert: None, query_group: None, statement_timeout: None, ..connect_options(cli) };
+            let mut src = connect(&Target::parse(source, &source_options)?, report)?;
             let json = cli.json;
             let (tables, diffs) = verify::verify(&mut src, &mut target, &store, schema.as_deref(), |table, checks, bad| {
                 if json {
@@ -259,7 +309,7 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
             let export = resolve(&store, url, *latest)?;
             scope::check_schemas(&export, cli.schemas.as_deref())?;
             let auth = auth(cli)?;
-            let mut db = connect(cli)?;
+            let mut db = connect(&target(cli)?, report)?;
             let (done, planned) = swap::plan(&mut db, &export, &auth, *drop_missing)?;
             let id = &export[0].bundle.export_id;
             if report.json {
@@ -283,16 +333,31 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
             let store = store(cli)?;
             let export = resolve(&store, url, *latest)?;
             let auth = auth(cli)?;
-            let mut db = connect(cli)?;
-            load_one(&mut db, &export, &auth, *drop_missing, cli, report)
+            let target = target(cli)?;
+            let mut reconnects = 0;
+            loop {
+                let mut db = connect(&target, report)?;
+                match load_one(&mut db, &export, &auth, *drop_missing, cli, report) {
+                    // The COMMIT may have reached Redshift: the next attempt first reads the
+                    // load history in its own transaction, and finds the export loaded if so.
+                    Err(e) if e.connection_lost() && reconnects < 3 => {
+                        reconnects += 1;
+                        report.line("reconnect", &format!("{e}; reconnecting, then checking the load history before loading again"));
+                    }
+                    other => return other,
+                }
+            }
         }
         Command::Watch { prefix, once, interval, drop_missing } => {
             let store = store(cli)?;
             let auth = auth(cli)?;
+            let target = target(cli)?;
             let (bucket, key) = split_url(prefix)?;
             loop {
+                // Each pass connects afresh (and reads the load history first), so a target
+                // that restarted, or a connection lost mid-load, costs one pass at most.
                 let result = (|| {
-                    let mut db = connect(cli)?;
+                    let mut db = connect(&target, report)?;
                     for export in exports_under(&store, &bucket, &key)? {
                         match export.and_then(|export| load_one(&mut db, &export, &auth, *drop_missing, cli, report)) {
                             // Refused (older than what is loaded, forged, outside --schemas):

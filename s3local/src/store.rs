@@ -1,5 +1,8 @@
-//! s3s-fs with the one call it lacks that the tests need: ListMultipartUploads, to prove that a
-//! failed or cancelled export leaves no upload open. Every other call goes to s3s-fs unchanged.
+//! s3s-fs with what the tests need of S3 that it lacks: ListMultipartUploads (to prove that a
+//! failed or cancelled export leaves no upload open), NoSuchBucket for every operation on a
+//! bucket that does not exist (s3s-fs would create its folder on PutObject), and server-side
+//! encryption headers kept with the object and returned on HEAD and GET. Everything else goes
+//! to s3s-fs unchanged.
 
 use std::path::PathBuf;
 
@@ -15,6 +18,17 @@ pub struct Store {
 impl Store {
     pub fn new(fs: FileSystem, root: PathBuf) -> Store {
         Store { fs, root }
+    }
+
+    /// "NoSuchBucket: The specified bucket does not exist", as S3 answers any request on a
+    /// missing bucket. https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+    fn bucket(&self, name: &str) -> S3Result<()> {
+        let plain = !name.is_empty() && !name.contains(['/', '\\']) && !name.starts_with('.');
+        if plain && self.root.join(name).is_dir() {
+            Ok(())
+        } else {
+            Err(s3s::s3_error!(NoSuchBucket, "The specified bucket does not exist"))
+        }
     }
 
     /// s3s-fs (pinned at 0.14.1) keeps an open upload's attributes in
@@ -50,17 +64,65 @@ impl Store {
     }
 }
 
+/// Where the server-side encryption an object was written with is kept: in its attributes, as
+/// user metadata under names no client can send (S3 lower-cases x-amz-meta-* names and these
+/// hold a character such names never have).
+const SSE: &str = "s3local:sse";
+const SSE_KMS_KEY: &str = "s3local:sse-kms-key-id";
+
+/// The encryption a PutObject or CreateMultipartUpload asks for, checked as S3 checks it, moved
+/// into the metadata s3s-fs keeps with the object.
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingServerSideEncryption.html
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html
+fn keep_encryption(
+    sse: &Option<ServerSideEncryption>,
+    kms_key: &Option<String>,
+    metadata: &mut Option<Metadata>,
+) -> S3Result<()> {
+    let sse = sse.as_ref().map(|s| s.as_str().to_string());
+    match (sse.as_deref(), kms_key) {
+        (None, None) => return Ok(()),
+        (Some("AES256"), None) | (Some("aws:kms" | "aws:kms:dsse"), _) => {}
+        (Some("AES256"), Some(_)) | (None, Some(_)) => {
+            return Err(s3s::s3_error!(InvalidArgument, "x-amz-server-side-encryption-aws-kms-key-id requires aws:kms"));
+        }
+        (Some(other), _) => return Err(s3s::s3_error!(InvalidArgument, "unknown server-side encryption {other}")),
+    }
+    let m = metadata.get_or_insert_with(Default::default);
+    if let Some(sse) = sse {
+        m.insert(SSE.into(), sse);
+    }
+    if let Some(k) = kms_key {
+        m.insert(SSE_KMS_KEY.into(), k.clone());
+    }
+    Ok(())
+}
+
+/// The kept encryption back out of the metadata: (algorithm, KMS key id).
+fn kept_encryption(metadata: &mut Option<Metadata>) -> (Option<ServerSideEncryption>, Option<String>) {
+    let Some(m) = metadata.as_mut() else { return (None, None) };
+    let sse = m.remove(SSE).map(ServerSideEncryption::from);
+    let key = m.remove(SSE_KMS_KEY);
+    if m.is_empty() {
+        *metadata = None;
+    }
+    (sse, key)
+}
+
 #[async_trait::async_trait]
 impl S3 for Store {
     async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.abort_multipart_upload(req).await
     }
 
     async fn complete_multipart_upload(&self, req: S3Request<CompleteMultipartUploadInput>) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.complete_multipart_upload(req).await
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.copy_object(req).await
     }
 
@@ -68,8 +130,15 @@ impl S3 for Store {
         self.fs.create_bucket(req).await
     }
 
-    async fn create_multipart_upload(&self, req: S3Request<CreateMultipartUploadInput>) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        self.fs.create_multipart_upload(req).await
+    async fn create_multipart_upload(&self, mut req: S3Request<CreateMultipartUploadInput>) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.bucket(&req.input.bucket)?;
+        let i = &mut req.input;
+        keep_encryption(&i.server_side_encryption, &i.ssekms_key_id, &mut i.metadata)?;
+        let (sse, key) = (i.server_side_encryption.clone(), i.ssekms_key_id.clone());
+        let mut out = self.fs.create_multipart_upload(req).await?;
+        out.output.server_side_encryption = sse;
+        out.output.ssekms_key_id = key;
+        Ok(out)
     }
 
     async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
@@ -77,27 +146,39 @@ impl S3 for Store {
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.delete_object(req).await
     }
 
     async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.delete_objects(req).await
     }
 
     async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.get_bucket_location(req).await
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-        self.fs.get_object(req).await
+        self.bucket(&req.input.bucket)?;
+        let mut out = self.fs.get_object(req).await?;
+        let o = &mut out.output;
+        (o.server_side_encryption, o.ssekms_key_id) = kept_encryption(&mut o.metadata);
+        Ok(out)
     }
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.head_bucket(req).await
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
-        self.fs.head_object(req).await
+        self.bucket(&req.input.bucket)?;
+        let mut out = self.fs.head_object(req).await?;
+        let o = &mut out.output;
+        (o.server_side_encryption, o.ssekms_key_id) = kept_encryption(&mut o.metadata);
+        Ok(out)
     }
 
     async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
@@ -105,26 +186,38 @@ impl S3 for Store {
     }
 
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.list_objects(req).await
     }
 
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.list_objects_v2(req).await
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.list_parts(req).await
     }
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        self.fs.put_object(req).await
+    async fn put_object(&self, mut req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        self.bucket(&req.input.bucket)?;
+        let i = &mut req.input;
+        keep_encryption(&i.server_side_encryption, &i.ssekms_key_id, &mut i.metadata)?;
+        let (sse, key) = (i.server_side_encryption.clone(), i.ssekms_key_id.clone());
+        let mut out = self.fs.put_object(req).await?;
+        out.output.server_side_encryption = sse;
+        out.output.ssekms_key_id = key;
+        Ok(out)
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.upload_part(req).await
     }
 
     async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.bucket(&req.input.bucket)?;
         self.fs.upload_part_copy(req).await
     }
 
@@ -133,6 +226,7 @@ impl S3 for Store {
         &self,
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        self.bucket(&req.input.bucket)?;
         let input = req.input;
         let prefix = input.prefix.clone().unwrap_or_default();
         let uploads = self

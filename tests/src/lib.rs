@@ -2,6 +2,7 @@
 //! and clients configured the way the product's own parts configure theirs.
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+pub use pg2redshift_loader::connection::{Options, Target};
 
 /// A setting exported by `scripts/stack env`; the tests run against a real stack only.
 pub fn stack_setting(name: &str) -> String {
@@ -15,9 +16,21 @@ pub fn source_admin() -> postgres::Client {
     connect(&stack_setting("PG2RS_SOURCE_URL"))
 }
 
+/// A connection made as the loader makes its own (TLS as the URL says: the stack's Redshift URLs
+/// ask for verify-full against the stack's CA).
 pub fn connect(url: &str) -> postgres::Client {
-    postgres::Client::connect(url, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("cannot connect to {url}: {}", describe(&e)))
+    try_connect(url).unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
+}
+
+/// As [`connect`], one attempt, the failure in the loader's words.
+pub fn try_connect(url: &str) -> Result<postgres::Client, String> {
+    let options = Options { attempts: 1, application_name: "e2e".into(), ..Options::default() };
+    Target::parse(url, &options).and_then(|t| t.connect(|_, _| {})).map_err(|e| e.to_string())
+}
+
+/// The parts of a connection URL (user, password, host, port, database) and its TLS settings.
+pub fn url_parts(url: &str) -> Target {
+    Target::parse(url, &Options::default()).unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
 /// The server's message and SQLSTATE where there is one (Display says only "db error").
@@ -335,6 +348,84 @@ impl S3 {
 /// A session on the Redshift emulator as the stack's superuser.
 pub fn redshift() -> postgres::Client {
     connect(&stack_setting("PG2RS_REDSHIFT_URL"))
+}
+
+/// An emulator of its own on a free port (with extra arguments), sharing the stack's backing
+/// database, users, S3 and certificate, and refusing plaintext as the stack's does; stopped
+/// when dropped.
+pub struct Emulator {
+    child: Option<std::process::Child>,
+    pub port: u16,
+    /// The stack's superuser URL, on this emulator's port.
+    pub url: String,
+    args: Vec<String>,
+}
+
+impl Emulator {
+    pub fn start(args: &[&str]) -> Emulator {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        let stack_url = stack_setting("PG2RS_REDSHIFT_URL");
+        let stack_port = url_parts(&stack_url).config.get_ports()[0];
+        let url = stack_url.replacen(&format!(":{stack_port}/"), &format!(":{port}/"), 1);
+        let mut e = Emulator { child: None, port, url, args: args.iter().map(|a| a.to_string()).collect() };
+        e.restart();
+        e
+    }
+
+    /// Started again on the same port (stopped first if it runs).
+    pub fn restart(&mut self) {
+        self.stop();
+        let target = url_parts(&stack_setting("PG2RS_TARGET_PG_URL")).config;
+        let stack = url_parts(&stack_setting("PG2RS_REDSHIFT_URL")).config;
+        let credentials = format!(
+            "{}:{}",
+            stack.get_user().expect("user"),
+            String::from_utf8_lossy(stack.get_password().expect("password"))
+        );
+        let backing = match &target.get_hosts()[0] {
+            postgres::config::Host::Tcp(h) => format!("{h}:{}", target.get_ports()[0]),
+            other => panic!("the backing database on {other:?}"),
+        };
+        let tls = std::path::PathBuf::from(stack_setting("PG2RS_REDSHIFT_CA"));
+        let tls = tls.parent().expect("the stack's tls folder");
+        let child = std::process::Command::new(stack_setting("PG2RS_EMULATOR_BIN"))
+            .args(&self.args)
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .env("REDSHIFT_EMULATOR_BACKING", backing)
+            .env("REDSHIFT_EMULATOR_BACKING_DB", target.get_dbname().expect("backing db"))
+            .env("REDSHIFT_EMULATOR_DATABASE", stack.get_dbname().expect("db"))
+            .env("REDSHIFT_EMULATOR_SUPERUSERS", credentials)
+            .env("REDSHIFT_EMULATOR_S3_ENDPOINT", stack_setting("PG2RS_S3_ENDPOINT"))
+            .env("REDSHIFT_EMULATOR_S3_ACCESS_KEY_ID", stack_setting("PG2RS_S3_ACCESS_KEY"))
+            .env("REDSHIFT_EMULATOR_S3_SECRET_ACCESS_KEY", stack_setting("PG2RS_S3_SECRET_KEY"))
+            .env("REDSHIFT_EMULATOR_IAM_ROLES", stack_setting("PG2RS_REDSHIFT_IAM_ROLE"))
+            .env("REDSHIFT_EMULATOR_TLS_CERT", tls.join("server.pem"))
+            .env("REDSHIFT_EMULATOR_TLS_KEY", tls.join("server.key"))
+            .env("REDSHIFT_EMULATOR_REQUIRE_SSL", "true")
+            .env("REDSHIFT_EMULATOR_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the emulator binary");
+        self.child = Some(child);
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "the emulator did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// The IAM role the stack's emulator accepts for COPY.

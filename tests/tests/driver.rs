@@ -13,7 +13,7 @@ import redshift_connector
 
 host, port, user, password, database, schema, copy_from, role = sys.argv[1:9]
 conn = redshift_connector.connect(host=host, port=int(port), user=user, password=password,
-                                  database=database, ssl=False)
+                                  database=database, ssl=True, sslmode="verify-full")
 conn.autocommit = True
 cur = conn.cursor()
 out = {}
@@ -39,13 +39,15 @@ print(json.dumps(out))
 #[test]
 fn redshift_connector_connects_copies_and_lists_metadata() {
     let venv = stack_setting("PG2RS_PYTHON_VENV");
-    let url = stack_setting("PG2RS_REDSHIFT_URL");
-    // postgresql://user:password@host:port/database
-    let rest = url.strip_prefix("postgresql://").expect("a postgresql:// URL");
-    let (credentials, rest) = rest.split_once('@').expect("user:password@");
-    let (user, password) = credentials.split_once(':').expect("user:password");
-    let (address, database) = rest.split_once('/').expect("host:port/database");
-    let (host, port) = address.split_once(':').expect("host:port");
+    let url = e2e::url_parts(&stack_setting("PG2RS_REDSHIFT_URL")).config;
+    let user = url.get_user().expect("user");
+    let password = String::from_utf8_lossy(url.get_password().expect("password")).into_owned();
+    let database = url.get_dbname().expect("database");
+    let host = match &url.get_hosts()[0] {
+        postgres::config::Host::Tcp(h) => h.clone(),
+        other => panic!("{other:?}"),
+    };
+    let port = url.get_ports()[0].to_string();
 
     let prefix = unique_prefix("driver");
     let key = format!("{prefix}/orders.csv");
@@ -56,7 +58,10 @@ fn redshift_connector_connects_copies_and_lists_metadata() {
     let out = Command::new(format!("{venv}/bin/python"))
         .arg("-c")
         .arg(SCRIPT)
-        .args([host, port, user, password, database, &schema, &copy_from, &redshift_iam_role()])
+        .args([&host, &port, user, &password, database, &schema, &copy_from, &redshift_iam_role()])
+        // The driver trusts its own Redshift CA bundle plus OpenSSL's default locations, which
+        // SSL_CERT_FILE points at the stack's CA: verify-full against the emulator.
+        .env("SSL_CERT_FILE", stack_setting("PG2RS_REDSHIFT_CA"))
         .output()
         .expect("python from the driver's virtualenv (scripts/setup creates it)");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -41,14 +41,13 @@ fn compress(tool: &str, data: &[u8]) -> Vec<u8> {
 #[test]
 fn wrong_password_and_unknown_database_are_refused() {
     let url = stack_setting("PG2RS_REDSHIFT_URL");
-    let (head, tail) = url.split_once('@').expect("url");
-    let user = head.rsplit_once(':').expect("user:password").0;
-    let bad = format!("{user}:wrong@{tail}");
-    let err = postgres::Client::connect(&bad, postgres::NoTls).err().expect("must fail");
-    assert!(describe(&err).contains("password authentication failed"), "{}", describe(&err));
-    let (base, _) = url.rsplit_once('/').expect("db");
-    let err = postgres::Client::connect(&format!("{base}/nosuchdb"), postgres::NoTls).err().expect("must fail");
-    assert!(describe(&err).contains("3D000"), "{}", describe(&err));
+    let parts = e2e::url_parts(&url);
+    let password = String::from_utf8_lossy(parts.config.get_password().expect("password")).into_owned();
+    let database = parts.config.get_dbname().expect("database");
+    let err = e2e::try_connect(&url.replacen(&format!(":{password}@"), ":wrong@", 1)).err().expect("must fail");
+    assert!(err.contains("password authentication failed"), "{err}");
+    let err = e2e::try_connect(&url.replacen(&format!("/{database}?"), "/nosuchdb?", 1)).err().expect("must fail");
+    assert!(err.contains("3D000"), "{err}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! isolates them (snapshot isolation or serializable, violators cancelled with error 1023), the
 //! catalog cleaned up when tables go, and load-error texts that match the COPY that failed.
 
-use e2e::{S3, describe, redshift, redshift_iam_role, stack_setting, text_rows, unique_prefix};
+use e2e::{S3, describe, redshift, redshift_iam_role, text_rows, unique_prefix};
 
 fn run(db: &mut postgres::Client, sql: &str) {
     db.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
@@ -24,51 +24,6 @@ fn a_transaction_does_not_see_commits_made_after_its_first_read() {
     assert_eq!(text_rows(&mut a, "SELECT count(*) FROM iso_snap")[0][0].as_deref(), Some("2"));
 }
 
-/// An emulator of its own with `--isolation serializable`, on a free port, sharing the stack's
-/// backing database, users and S3; stopped when dropped.
-struct SerializableEmulator {
-    child: std::process::Child,
-    url: String,
-}
-
-impl SerializableEmulator {
-    fn start() -> SerializableEmulator {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-        let target = stack_setting("PG2RS_TARGET_PG_URL"); // postgresql://user@host:port/db
-        let (backing_addr, backing_db) = target.rsplit_once('@').expect("@").1.split_once('/').expect("/");
-        let url = stack_setting("PG2RS_REDSHIFT_URL"); // postgresql://user:password@host:port/db
-        let (credentials, rest) = url.strip_prefix("postgresql://").expect("url").split_once('@').expect("@");
-        let database = rest.split_once('/').expect("/").1;
-        let child = std::process::Command::new(stack_setting("PG2RS_EMULATOR_BIN"))
-            .args(["--isolation", "serializable", "--listen", &format!("127.0.0.1:{port}")])
-            .env("REDSHIFT_EMULATOR_BACKING", backing_addr)
-            .env("REDSHIFT_EMULATOR_BACKING_DB", backing_db)
-            .env("REDSHIFT_EMULATOR_DATABASE", database)
-            .env("REDSHIFT_EMULATOR_SUPERUSERS", credentials)
-            .env("REDSHIFT_EMULATOR_S3_ENDPOINT", stack_setting("PG2RS_S3_ENDPOINT"))
-            .env("REDSHIFT_EMULATOR_S3_ACCESS_KEY_ID", stack_setting("PG2RS_S3_ACCESS_KEY"))
-            .env("REDSHIFT_EMULATOR_S3_SECRET_ACCESS_KEY", stack_setting("PG2RS_S3_SECRET_KEY"))
-            .env("REDSHIFT_EMULATOR_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("the emulator binary");
-        let url = format!("postgresql://{credentials}@127.0.0.1:{port}/{database}");
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < std::time::Duration::from_secs(20), "the serializable emulator did not start");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        SerializableEmulator { child, url }
-    }
-}
-
-impl Drop for SerializableEmulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Write skew: each transaction reads what the other writes. "SERIALIZABLE isolation … prevents
 /// problems such as write-skew anomalies by only allowing one transaction to commit, while
 /// canceling all other concurrent transaction with an serializable isolation violation error";
@@ -77,7 +32,7 @@ impl Drop for SerializableEmulator {
 /// https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation-serializable-isolation-troubleshooting.html
 #[test]
 fn serializable_write_skew_aborts_one_side_with_error_1023() {
-    let emulator = SerializableEmulator::start();
+    let emulator = e2e::Emulator::start(&["--isolation", "serializable"]);
     let mut a = e2e::connect(&emulator.url);
     let mut b = e2e::connect(&emulator.url);
     assert_eq!(text_rows(&mut a, "SELECT trim(isolation_level) FROM stv_db_isolation_level")[0][0].as_deref(), Some("Serializable"));

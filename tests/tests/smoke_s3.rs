@@ -127,3 +127,89 @@ async fn the_stack_bucket_exists_and_others_do_not() {
     let err = s3.head_bucket().bucket("no-such-bucket-e2e").send().await.expect_err("missing bucket");
     assert!(err.as_service_error().is_some_and(|e| e.is_not_found()), "error: {err:?}");
 }
+
+/// S3 answers every operation on a bucket that does not exist with NoSuchBucket, PutObject
+/// included (nothing is created).
+/// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+#[tokio::test]
+async fn a_missing_bucket_is_no_such_bucket_for_every_operation() {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    let s3 = s3_client();
+    let bucket = format!("no-such-bucket-{}", std::process::id());
+    let code = |e: Option<&str>| e.map(str::to_string);
+    let put = s3.put_object().bucket(&bucket).key("k").body(ByteStream::from_static(b"x")).send().await;
+    assert_eq!(code(put.as_ref().err().and_then(|e| e.code())), Some("NoSuchBucket".into()), "{put:?}");
+    let get = s3.get_object().bucket(&bucket).key("k").send().await;
+    assert_eq!(code(get.as_ref().err().and_then(|e| e.code())), Some("NoSuchBucket".into()));
+    let list = s3.list_objects_v2().bucket(&bucket).send().await;
+    assert_eq!(code(list.as_ref().err().and_then(|e| e.code())), Some("NoSuchBucket".into()));
+    let upload = s3.create_multipart_upload().bucket(&bucket).key("k").send().await;
+    assert_eq!(code(upload.as_ref().err().and_then(|e| e.code())), Some("NoSuchBucket".into()));
+    let delete = s3.delete_object().bucket(&bucket).key("k").send().await;
+    assert_eq!(code(delete.as_ref().err().and_then(|e| e.code())), Some("NoSuchBucket".into()));
+    // HEAD has no body: the SDK reports the status only.
+    assert!(s3.head_object().bucket(&bucket).key("k").send().await.is_err());
+    let buckets = s3.list_buckets().send().await.expect("list buckets");
+    assert!(!buckets.buckets().iter().any(|b| b.name() == Some(bucket.as_str())), "the bucket must not have been created");
+}
+
+/// Server-side encryption asked for on PutObject and on a multipart upload is kept with the
+/// object and returned by HEAD, as S3 does.
+#[tokio::test]
+async fn server_side_encryption_is_kept_and_returned_on_head() {
+    use aws_sdk_s3::types::ServerSideEncryption;
+    let s3 = s3_client();
+    let key = unique_key("sse-s3");
+    s3.put_object()
+        .bucket(s3_bucket())
+        .key(&key)
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("put with SSE-S3");
+    let head = s3.head_object().bucket(s3_bucket()).key(&key).send().await.expect("head");
+    assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    assert!(head.metadata().is_none_or(|m| m.is_empty()), "{:?}", head.metadata());
+
+    let key = unique_key("sse-kms");
+    let kms = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let upload = s3
+        .create_multipart_upload()
+        .bucket(s3_bucket())
+        .key(&key)
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(kms)
+        .send()
+        .await
+        .expect("create upload");
+    let id = upload.upload_id().expect("upload id");
+    let part = s3
+        .upload_part()
+        .bucket(s3_bucket())
+        .key(&key)
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"y"))
+        .send()
+        .await
+        .expect("part");
+    let done = CompletedMultipartUpload::builder()
+        .parts(CompletedPart::builder().part_number(1).set_e_tag(part.e_tag().map(str::to_string)).build())
+        .build();
+    s3.complete_multipart_upload().bucket(s3_bucket()).key(&key).upload_id(id).multipart_upload(done).send().await.expect("complete");
+    let head = s3.head_object().bucket(s3_bucket()).key(&key).send().await.expect("head");
+    assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(head.ssekms_key_id(), Some(kms));
+
+    let bad = s3
+        .put_object()
+        .bucket(s3_bucket())
+        .key(unique_key("sse-bad"))
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .ssekms_key_id(kms)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert!(bad.is_err(), "a KMS key with AES256 is refused");
+}

@@ -16,9 +16,7 @@ mod statements;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use tokio::net::tcp::OwnedReadHalf;
-
-use crate::backend::{Backend, ClientWriter};
+use crate::backend::{Backend, ClientRead, ClientWriter};
 use crate::sql::classify::Statement;
 use crate::sql::{lateral, navigation, super_literals};
 use crate::sql::lexer::Token;
@@ -37,7 +35,7 @@ struct Session {
     user: User,
     user_oid: i32,
     pid: i32,
-    client_r: MessageReader<OwnedReadHalf>,
+    client_r: MessageReader<ClientRead>,
     client_w: ClientWriter,
     be: Backend,
     /// ReadyForQuery messages still owed by the backend for forwarded Query / Sync messages.

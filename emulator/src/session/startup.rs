@@ -1,13 +1,15 @@
-//! Startup: SSL and GSS requests declined, cancel requests passed on to the backing server, the
-//! MD5 password exchange against the configured users, then the session.
+//! Startup: TLS when the client asks for it (and the emulator has a certificate), GSS requests
+//! declined, cancel requests passed on to the backing server, plaintext refused under
+//! `require_ssl`, the MD5 password exchange against the configured users, then the session.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use md5::{Digest, Md5};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::backend::{connect, io_error};
+use crate::backend::{ClientRead, ClientWrite, connect, io_error};
 use crate::sql::rewrite::Context;
 use crate::wire::{self, Message, MessageReader, MessageWriter, error_response, read_cstr};
 use crate::{Shared, User};
@@ -19,31 +21,74 @@ const GSS_REQUEST: u32 = 80_877_104;
 const CANCEL_REQUEST: u32 = 80_877_102;
 const PROTOCOL_3: u32 = 196_608;
 
-pub async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
+/// One untagged startup-phase packet (length, then body), read straight off the socket with no
+/// read-ahead: after an SSLRequest nothing the client sent before the handshake may be taken as
+/// part of the encrypted session (the buffering flaw of CVE-2021-23214).
+async fn packet(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if !(8..=10_000).contains(&len) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "invalid startup packet length"));
+    }
+    let mut body = vec![0u8; len - 4];
+    stream.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+fn code(packet: &[u8]) -> std::io::Result<u32> {
+    Ok(u32::from_be_bytes(packet.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(|| io_error("short startup packet"))?))
+}
+
+/// The client's cancel request, handed to the backing server as it is (the client holds the
+/// backing server's key).
+async fn pass_cancel(shared: &Shared, packet: &[u8]) -> std::io::Result<()> {
+    let mut s = TcpStream::connect(&shared.config.backing_addr).await?;
+    let mut p = ((packet.len() + 4) as u32).to_be_bytes().to_vec();
+    p.extend_from_slice(packet);
+    wire::write_all(&mut s, &p).await
+}
+
+pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
-    let (r, w) = stream.into_split();
-    let mut client_r = MessageReader::new(r);
-    let mut client_w = MessageWriter::new(w);
-    let startup = loop {
-        let packet = client_r.startup().await?;
-        let code = u32::from_be_bytes(packet[..4].try_into().map_err(|_| io_error("short startup packet"))?);
-        match code {
-            SSL_REQUEST | GSS_REQUEST => client_w.raw(b"N").await?,
-            CANCEL_REQUEST => {
-                // The client holds the backing server's key: hand the request on as it is.
-                let mut s = TcpStream::connect(&shared.config.backing_addr).await?;
-                let mut p = ((packet.len() + 4) as u32).to_be_bytes().to_vec();
-                p.extend_from_slice(&packet);
-                wire::write_all(&mut s, &p).await?;
-                return Ok(());
-            }
-            PROTOCOL_3 => break packet,
+    let peer = stream.peer_addr()?.ip().to_string();
+    // "To configure your cluster to require an SSL connection, set the require_SSL parameter to
+    // true": SSL when asked for, plaintext refused under require_ssl.
+    // https://docs.aws.amazon.com/redshift/latest/mgmt/connecting-ssl-support.html
+    let (r, w, first, encrypted): (ClientRead, ClientWrite, Option<Vec<u8>>, bool) = loop {
+        let p = packet(&mut stream).await?;
+        match code(&p)? {
+            SSL_REQUEST => match &shared.config.tls {
+                Some(tls) => {
+                    stream.write_all(b"S").await?;
+                    let tls = tokio_rustls::TlsAcceptor::from(tls.clone()).accept(stream).await?;
+                    let (r, w) = tokio::io::split(tls);
+                    break (Box::new(r), Box::new(w), None, true);
+                }
+                None => stream.write_all(b"N").await?,
+            },
+            GSS_REQUEST => stream.write_all(b"N").await?,
+            CANCEL_REQUEST => return pass_cancel(&shared, &p).await,
             _ => {
-                client_w.send(&error_response("FATAL", "0A000", "unsupported frontend protocol", None)).await?;
-                return client_w.flush().await;
+                let (r, w) = stream.into_split();
+                break (Box::new(r), Box::new(w), Some(p), false);
             }
         }
     };
+    let mut client_r = MessageReader::new(r);
+    let mut client_w = MessageWriter::new(w);
+    let startup = match first {
+        Some(p) => p,
+        None => client_r.startup().await?,
+    };
+    match code(&startup)? {
+        PROTOCOL_3 => {}
+        CANCEL_REQUEST => return pass_cancel(&shared, &startup).await,
+        _ => {
+            client_w.send(&error_response("FATAL", "0A000", "unsupported frontend protocol", None)).await?;
+            return client_w.flush().await;
+        }
+    }
     let mut params = Vec::new();
     let mut at = 4;
     while let Some(k) = read_cstr(&startup, &mut at) {
@@ -58,6 +103,16 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
     let database = get("database").unwrap_or_else(|| user_name.clone());
 
     let fatal = |code: &str, msg: String| error_response("FATAL", code, &msg, None);
+    if shared.config.require_ssl && !encrypted {
+        // As a server whose host-based rules accept only SSL answers a plaintext client.
+        client_w
+            .send(&fatal(
+                "28000",
+                format!("no pg_hba.conf entry for host \"{peer}\", user \"{user_name}\", database \"{database}\", SSL off"),
+            ))
+            .await?;
+        return client_w.flush().await;
+    }
     let user = shared.config.users.iter().find(|u| u.name == user_name).cloned();
     // Redshift's default password exchange is MD5 (the PostgreSQL v3 scheme).
     let salt: [u8; 4] = {

@@ -101,6 +101,9 @@ pub fn classify(tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlErr
             Err(SqlError::unsupported("ROLLBACK TO SAVEPOINT is not supported"))
         }
         "set" | "reset" | "show" if mentions_case_sensitivity(&c) => classify_case_sensitivity(&mut c),
+        "set" | "reset" | "show" if (1..3).any(|k| c.peek_at(k).is_some_and(|t| t.is_word("query_group"))) => {
+            classify_query_group(&mut c)
+        }
         "begin" | "start" => classify_begin(&mut c, ctx),
         "select" | "with" if selects_into(tokens).is_some() => {
             let at = selects_into(tokens).unwrap_or_default();
@@ -185,6 +188,36 @@ fn selects_into(tokens: &[Token<'_>]) -> Option<usize> {
 
 fn mentions_case_sensitivity(c: &Cursor<'_, '_>) -> bool {
     (1..4).any(|k| c.peek_at(k).is_some_and(|t| t.is_word("enable_case_sensitive_identifier")))
+}
+
+/// `SET query_group TO 'label'`, `RESET query_group`, `SHOW query_group`: a WLM label, kept in
+/// a setting of the emulator's own (PostgreSQL has no query_group).
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_query_group.html
+fn classify_query_group(c: &mut Cursor<'_, '_>) -> Result<Statement, SqlError> {
+    const SETTING: &str = "rs_emulator.query_group";
+    if c.accept_word("show") {
+        c.expect_word("query_group")?;
+        c.expect_end()?;
+        return Ok(Statement::Pass(format!("SELECT coalesce(nullif(current_setting('{SETTING}', true), ''), 'default') AS query_group")));
+    }
+    if c.accept_word("reset") {
+        c.expect_word("query_group")?;
+        c.expect_end()?;
+        return Ok(Statement::Pass(format!("RESET {SETTING}")));
+    }
+    c.expect_word("set")?;
+    c.accept_word("session");
+    c.expect_word("query_group")?;
+    if !c.accept_word("to") {
+        c.expect_kind(Kind::Op, "TO or =")?;
+    }
+    let value = match c.advance() {
+        Some(t) if t.kind == Kind::String || t.kind == Kind::Word => t.text.to_string(),
+        _ => return Err(SqlError::invalid("query_group takes a label")),
+    };
+    c.expect_end()?;
+    let value = if value.starts_with('\'') { value } else { super::quote_literal(&value) };
+    Ok(Statement::Pass(format!("SET {SETTING} TO {value}")))
 }
 
 /// `SET enable_case_sensitive_identifier TO true|false`, `RESET …`, `SHOW …`.
