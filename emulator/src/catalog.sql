@@ -84,7 +84,8 @@ DROP VIEW IF EXISTS rs_emulator.stl_load_errors, rs_emulator.sys_load_error_deta
   rs_emulator.stl_load_commits, rs_emulator.pg_table_def, rs_emulator.svv_table_info,
   rs_emulator.stv_db_isolation_level, rs_emulator.svv_all_columns, rs_emulator.svv_columns,
   rs_emulator.svv_tables, rs_emulator.svv_all_tables, rs_emulator.svv_external_schemas,
-  rs_emulator.svv_external_tables, rs_emulator.svv_external_columns, rs_emulator.pg_proc_info;
+  rs_emulator.svv_external_tables, rs_emulator.svv_external_columns, rs_emulator.pg_proc_info,
+  rs_emulator.svv_relation_privileges;
 
 CREATE VIEW rs_emulator.stl_load_errors AS
 SELECT userid, slice, tbl, starttime, session, query, filename::char(256) AS filename, line_number,
@@ -181,8 +182,30 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN rs_emulator.table_attrs ta ON ta.relid = c.oid
 WHERE c.relkind = 'r' AND has_table_privilege(c.oid, 'SELECT') AND rs_emulator.row_count(c.oid) > 0;
 
+-- "the relation (tables and views) permissions that are explicitly granted to users, roles, and
+-- groups": privilege_type INSERT, SELECT, UPDATE, DELETE, REFERENCES, DROP (and ALTER and
+-- TRUNCATE, which r_GRANT lists for tables); identity_type user, role, group or public;
+-- admin_option for users only. The owner's own rights are implicit, not granted. Superusers
+-- see every row, others the rows of relations they own and of identities they are.
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_RELATION_PRIVILEGES.html
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_GRANT.html
+CREATE VIEW rs_emulator.svv_relation_privileges AS
+SELECT n.nspname::text AS namespace_name, c.relname::text AS relation_name, a.privilege_type::text AS privilege_type,
+       a.grantee::int AS identity_id,
+       CASE WHEN a.grantee = 0 THEN 'public' ELSE r.rolname::text END AS identity_name,
+       CASE WHEN a.grantee = 0 THEN 'public' WHEN r.rolcanlogin THEN 'user' ELSE 'group' END AS identity_type,
+       a.is_grantable AND a.grantee <> 0 AND r.rolcanlogin AS admin_option
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL aclexplode(c.relacl) a
+LEFT JOIN pg_roles r ON r.oid = a.grantee
+WHERE c.relkind IN ('r', 'v', 'm', 'p') AND a.grantee <> c.relowner
+  AND a.privilege_type IN ('INSERT', 'SELECT', 'UPDATE', 'DELETE', 'REFERENCES', 'TRUNCATE')
+  AND (rs_emulator.visible(c.relowner::int) OR a.grantee = 0
+       OR a.grantee = (SELECT oid FROM pg_roles WHERE rolname = current_user));
+
 GRANT SELECT ON rs_emulator.stl_load_errors, rs_emulator.sys_load_error_detail, rs_emulator.stl_load_commits,
-  rs_emulator.pg_table_def, rs_emulator.svv_table_info TO PUBLIC;
+  rs_emulator.pg_table_def, rs_emulator.svv_table_info, rs_emulator.svv_relation_privileges TO PUBLIC;
 
 -- GETDATE "returns the start date or time of the current statement" as TIMESTAMP; the
 -- documented output has no fractional seconds. SYSDATE returns the transaction's start.
@@ -319,6 +342,10 @@ END $$;
 -- Puts the client's transaction into the failed state with the emulator's own error, so that a
 -- statement the emulator refuses inside BEGIN … END aborts the transaction as in Redshift.
 CREATE OR REPLACE FUNCTION rs_emulator.raise_error(code text, message text) RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = code, MESSAGE = message; END $$;
+
+-- The same, where an expression of type text is wanted (the last choice of a COALESCE).
+CREATE OR REPLACE FUNCTION rs_emulator.raise_text(code text, message text) RETURNS text
 LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = code, MESSAGE = message; END $$;
 
 -- Late-binding views (WITH NO SCHEMA BINDING) are kept as text in late_views and materialised

@@ -98,101 +98,90 @@ pub fn copy_statement(bundle: &Bundle, bucket: &str, auth: &CopyAuth, redact: bo
     ))
 }
 
-/// GRANTs found in an ACL (`{grantee=privs/grantor,…}`, the format of `pg_class.relacl` in
-/// PostgreSQL and Redshift), re-stated for `target`. The owner's own entry is left out.
-pub fn grants_from_acl(acl: &str, owner: &str, target: &str) -> Vec<String> {
-    let inner = acl.trim().trim_start_matches('{').trim_end_matches('}');
-    let mut out = Vec::new();
-    for item in split_acl(inner) {
-        let Some((grantee, rest)) = acl_grantee(&item) else { continue };
-        let privs = rest.split('/').next().unwrap_or("");
-        let grantee = grantee.as_str();
-        if grantee == owner {
+/// One privilege granted on a table or view, as SVV_RELATION_PRIVILEGES lists it.
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_RELATION_PRIVILEGES.html
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Privilege {
+    /// INSERT, SELECT, UPDATE, DELETE, REFERENCES, DROP, ALTER or TRUNCATE.
+    pub privilege: String,
+    pub identity: String,
+    /// user, role, group or public.
+    pub identity_type: String,
+    /// WITH GRANT OPTION (users only).
+    pub admin: bool,
+}
+
+/// The GRANT statements that give `target` the privileges another relation had, one per
+/// grantee, in r_GRANT's forms (`TO name | ROLE name | GROUP name | PUBLIC`). The owner's own
+/// rights come with ownership; a privilege r_GRANT does not list for tables is left out.
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_GRANT.html
+pub fn grant_statements(privileges: &[Privilege], owner: &str, target: &str) -> Vec<String> {
+    const GRANTABLE: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES", "DROP", "ALTER", "TRUNCATE"];
+    let mut grantees: Vec<(&str, &str, bool, Vec<&str>)> = Vec::new();
+    for p in privileges {
+        let kind = p.identity_type.to_ascii_lowercase();
+        if (kind == "user" && p.identity == owner) || !GRANTABLE.contains(&p.privilege.as_str()) {
             continue;
         }
-        let names: Vec<&str> = privs
-            .chars()
-            .filter_map(|c| match c {
-                'r' => Some("SELECT"),
-                'a' => Some("INSERT"),
-                'w' => Some("UPDATE"),
-                'd' => Some("DELETE"),
-                'x' => Some("REFERENCES"),
-                'D' => Some("TRUNCATE"),
-                't' => Some("TRIGGER"),
-                _ => None,
-            })
-            .collect();
-        if names.is_empty() {
-            continue;
-        }
-        let to = if grantee.is_empty() {
-            "PUBLIC".to_string()
-        } else if let Some(g) = grantee.strip_prefix("group ") {
-            format!("GROUP {}", quote_ident(g))
-        } else {
-            quote_ident(grantee)
+        let kind = match kind.as_str() {
+            "user" => "user",
+            "role" => "role",
+            "group" => "group",
+            "public" => "public",
+            _ => continue,
         };
-        out.push(format!("GRANT {} ON {target} TO {to}", names.join(", ")));
-    }
-    out
-}
-
-/// The grantee of one ACL item (unquoted) and the text after its `=`.
-fn acl_grantee(item: &str) -> Option<(String, &str)> {
-    let Some(quoted) = item.strip_prefix('"') else {
-        let (g, rest) = item.split_once('=')?;
-        return Some((g.to_string(), rest));
-    };
-    let mut name = String::new();
-    let mut chars = quoted.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c != '"' {
-            name.push(c);
-        } else if chars.peek().is_some_and(|&(_, n)| n == '"') {
-            name.push('"');
-            chars.next();
-        } else {
-            return Some((name, quoted[i + 1..].strip_prefix('=')?));
+        match grantees.iter_mut().find(|(k, i, a, _)| *k == kind && *i == p.identity && *a == p.admin) {
+            Some((_, _, _, privs)) if !privs.contains(&p.privilege.as_str()) => privs.push(&p.privilege),
+            Some(_) => {}
+            None => grantees.push((kind, &p.identity, p.admin, vec![&p.privilege])),
         }
     }
-    None
-}
-
-/// Splits an ACL's items on commas outside double quotes.
-fn split_acl(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for c in s.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                cur.push(c);
-            }
-            ',' if !quoted => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+    grantees
+        .into_iter()
+        .map(|(kind, identity, admin, privs)| {
+            let to = match kind {
+                "public" => "PUBLIC".to_string(),
+                "role" => format!("ROLE {}", quote_ident(identity)),
+                "group" => format!("GROUP {}", quote_ident(identity)),
+                _ => quote_ident(identity),
+            };
+            let option = if admin && kind == "user" { " WITH GRANT OPTION" } else { "" };
+            format!("GRANT {} ON {target} TO {to}{option}", privs.join(", "))
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn privilege(p: &str, identity: &str, identity_type: &str, admin: bool) -> Privilege {
+        Privilege { privilege: p.into(), identity: identity.into(), identity_type: identity_type.into(), admin }
+    }
+
     #[test]
-    fn acl_to_grants() {
-        let g = grants_from_acl("{awsuser=arwdDxt/awsuser,analyst=r/awsuser,=r/awsuser,\"odd \"\"name\"=aw/awsuser}", "awsuser", "\"s\".\"t\"");
+    fn privileges_to_grants() {
+        let privileges = vec![
+            privilege("SELECT", "awsuser", "user", false),
+            privilege("SELECT", "analyst", "user", false),
+            privilege("SELECT", "public", "public", false),
+            privilege("INSERT", "odd \"name", "user", false),
+            privilege("UPDATE", "odd \"name", "user", false),
+            privilege("DROP", "etl", "group", false),
+            privilege("TRUNCATE", "loader", "role", false),
+            privilege("SELECT", "lead", "user", true),
+            privilege("TRIGGER", "analyst", "user", false),
+            privilege("RULE", "analyst", "user", false),
+        ];
         assert_eq!(
-            g,
+            grant_statements(&privileges, "awsuser", "\"s\".\"t\""),
             vec![
                 "GRANT SELECT ON \"s\".\"t\" TO \"analyst\"",
                 "GRANT SELECT ON \"s\".\"t\" TO PUBLIC",
                 "GRANT INSERT, UPDATE ON \"s\".\"t\" TO \"odd \"\"name\"",
+                "GRANT DROP ON \"s\".\"t\" TO GROUP \"etl\"",
+                "GRANT TRUNCATE ON \"s\".\"t\" TO ROLE \"loader\"",
+                "GRANT SELECT ON \"s\".\"t\" TO \"lead\" WITH GRANT OPTION",
             ]
         );
     }

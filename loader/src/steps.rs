@@ -5,7 +5,7 @@
 use pg2redshift_bundle::{quote_ident, quote_qualified};
 
 use crate::error::LoadError;
-use crate::sql::{CopyAuth, copy_statement, grants_from_acl, quote_literal, retired_name, staging_name};
+use crate::sql::{CopyAuth, Privilege, copy_statement, grant_statements, quote_literal, retired_name, staging_name};
 use crate::state;
 use crate::store::Committed;
 
@@ -42,19 +42,21 @@ fn run(purpose: impl Into<String>, sql: String) -> Step {
 pub struct DependentView {
     /// Its OID: a view is created after the views it reads, so OID order is an order in which
     /// they can be created again.
-    pub oid: i64,
+    pub oid: u32,
     pub schema: String,
     pub name: String,
     pub definition: String,
     pub owner: String,
-    pub acl: Option<String>,
+    /// The privileges granted on it (SVV_RELATION_PRIVILEGES).
+    pub grants: Vec<Privilege>,
 }
 
 /// The table a new one replaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OldTable {
     pub owner: String,
-    pub acl: Option<String>,
+    /// The privileges granted on it (SVV_RELATION_PRIVILEGES).
+    pub grants: Vec<Privilege>,
     /// Ordinary views to drop and re-create, in creation order.
     pub views: Vec<DependentView>,
 }
@@ -75,6 +77,8 @@ pub fn lock_history() -> Step {
 }
 
 /// Every table created under its staging name and COPYed, before any old table is touched.
+/// Statements as documented in r_CREATE_SCHEMA (IF NOT EXISTS), r_DROP_TABLE (IF EXISTS),
+/// r_CREATE_TABLE_NEW and r_COPY (see `sql::copy_statement`); the audit is in DESIGN.md §6.
 pub fn stage(export: &[Committed], auth: &CopyAuth) -> Result<Vec<Step>, LoadError> {
     let mut steps = Vec::new();
     for c in export {
@@ -122,7 +126,8 @@ impl TargetState {
 /// so dropping them first takes their locks in a reader's order); one LOCK of the old tables;
 /// per table the names swapped, owner and grants carried over, the old table dropped and the
 /// load recorded; the views re-created with their owners and grants; then the gone tables
-/// dropped.
+/// dropped. Documented forms only: r_DROP_VIEW, r_LOCK (tables only), r_ALTER_TABLE (RENAME TO,
+/// and OWNER TO for tables and views alike), r_GRANT, r_CREATE_VIEW, r_INSERT_30, r_DELETE.
 pub fn swap(export: &[Committed], target: &TargetState) -> Vec<Step> {
     let mut steps = Vec::new();
     let views = target.views();
@@ -155,7 +160,7 @@ pub fn swap(export: &[Committed], target: &TargetState) -> Vec<Step> {
                 ));
                 steps.push(rename_new);
                 steps.push(run("carrying over the owner", format!("ALTER TABLE {target_name} OWNER TO {}", quote_ident(&old.owner))));
-                for g in grants_from_acl(old.acl.as_deref().unwrap_or("{}"), &old.owner, &target_name) {
+                for g in grant_statements(&old.grants, &old.owner, &target_name) {
                     steps.push(run("carrying over a grant", g));
                 }
                 steps.push(run("dropping the old table", format!("DROP TABLE {}", quote_qualified(&t.schema, &retired_name(&t.name)))));
@@ -168,7 +173,7 @@ pub fn swap(export: &[Committed], target: &TargetState) -> Vec<Step> {
         let def = v.definition.trim().trim_end_matches(';');
         steps.push(run(format!("re-creating the view {name}"), format!("CREATE VIEW {name} AS {def}")));
         steps.push(run("carrying over a view's owner", format!("ALTER TABLE {name} OWNER TO {}", quote_ident(&v.owner))));
-        for g in grants_from_acl(v.acl.as_deref().unwrap_or("{}"), &v.owner, &name) {
+        for g in grant_statements(&v.grants, &v.owner, &name) {
             steps.push(run("carrying over a view's grant", g));
         }
     }

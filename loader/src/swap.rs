@@ -9,11 +9,12 @@
 
 use std::time::{Duration, Instant};
 
+use pg2redshift_bundle::quote_qualified;
 use postgres::{Client, Transaction};
 
 use crate::error::{LoadError, describe};
 use crate::report::Reporter;
-use crate::sql::CopyAuth;
+use crate::sql::{CopyAuth, Privilege};
 use crate::state;
 use crate::steps::{self, Action, DependentView, OldTable, Step, TargetState};
 use crate::store::Committed;
@@ -233,14 +234,22 @@ fn run_step(tx: &mut Transaction<'_>, step: &Step, report: &Reporter) -> Result<
 
 /// What the swap depends on: each table's predecessor (owner, grants, ordinary views), and with
 /// `drop_missing` the tables gone from the source schemas.
+///
+/// Only what Redshift documents: pg_class, pg_namespace and pg_user (c_join_PG: "partially
+/// accessible"), the owner as pg_user's name (no pg_get_userbyid), the grants from
+/// SVV_RELATION_PRIVILEGES (relacl's letters mean other things in Redshift: D is DROP, P is
+/// TRUNCATE, A is ALTER; r_PG_DEFAULT_ACL).
+/// https://docs.aws.amazon.com/redshift/latest/dg/c_join_PG.html
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_RELATION_PRIVILEGES.html
 pub fn read_target(tx: &mut Transaction<'_>, export: &[Committed], drop_missing: bool) -> Result<TargetState, LoadError> {
     let mut target = TargetState::default();
+    let late = late_binding_views(tx)?;
     for c in export {
         let t = &c.bundle.table;
         let found = tx
             .query(
-                "SELECT c.oid::int8, pg_get_userbyid(c.relowner)::text, c.relacl::text FROM pg_class c \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
+                "SELECT c.oid, u.usename FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_user u ON u.usesysid = c.relowner WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
                 &[&t.schema, &t.name],
             )
             .map_err(|e| LoadError::failed_sql(&format!("reading {}.{}", t.schema, t.name), e))?;
@@ -248,13 +257,29 @@ pub fn read_target(tx: &mut Transaction<'_>, export: &[Committed], drop_missing:
             target.old.push(None);
             continue;
         };
-        let (oid, owner, acl): (i64, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
-        target.old.push(Some(OldTable { owner, acl, views: ordinary_views_on(tx, oid)? }));
+        let (oid, owner): (u32, String) = (row.get(0), row.get(1));
+        let grants = privileges(tx, &t.schema, &t.name)?;
+        target.old.push(Some(OldTable { owner, grants, views: views_on(tx, oid, &late)? }));
     }
     if drop_missing {
         target.gone = gone_tables(tx, export)?;
     }
     Ok(target)
+}
+
+/// The privileges granted on a table or view.
+fn privileges(tx: &mut Transaction<'_>, schema: &str, name: &str) -> Result<Vec<Privilege>, LoadError> {
+    let rows = tx
+        .query(
+            "SELECT privilege_type, identity_name, identity_type, admin_option FROM svv_relation_privileges \
+             WHERE namespace_name = $1 AND relation_name = $2 ORDER BY identity_type, identity_name, privilege_type",
+            &[&schema, &name],
+        )
+        .map_err(|e| LoadError::failed_sql(&format!("reading the grants on {schema}.{name}"), e))?;
+    Ok(rows
+        .iter()
+        .map(|r| Privilege { privilege: r.get(0), identity: r.get(1), identity_type: r.get(2), admin: r.get(3) })
+        .collect())
 }
 
 /// Tables loaded earlier from the export's source schemas that the export no longer holds.
@@ -287,50 +312,67 @@ fn gone_tables(tx: &mut Transaction<'_>, export: &[Committed]) -> Result<Vec<(St
     Ok(gone)
 }
 
-/// Ordinary views on the table and views on those; late-binding views, which follow the name
-/// and need nothing, are left out.
-fn ordinary_views_on(tx: &mut Transaction<'_>, table_oid: i64) -> Result<Vec<DependentView>, LoadError> {
-    let late: Vec<(String, String)> = tx
+/// Late-binding views, which follow the name and need nothing.
+/// https://docs.aws.amazon.com/redshift/latest/dg/PG_GET_LATE_BINDING_VIEW_COLS.html
+fn late_binding_views(tx: &mut Transaction<'_>) -> Result<Vec<(String, String)>, LoadError> {
+    Ok(tx
         .query(
-            "SELECT DISTINCT view_schema::text, view_name::text FROM pg_get_late_binding_view_cols() \
+            "SELECT DISTINCT view_schema, view_name FROM pg_get_late_binding_view_cols() \
              cols(view_schema name, view_name name, col_name name, col_type varchar, col_num int)",
             &[],
         )
         .map_err(|e| LoadError::failed_sql("listing late-binding views", e))?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    views_on(tx, table_oid, &late)
+        .collect())
 }
 
-/// The catalog rows come from the transaction's snapshot, but pg_get_viewdef reads the current
-/// catalog: a view dropped since the snapshot was taken (a late-binding view re-bound by
-/// another session's DDL, say) is left out rather than failing the load.
-fn views_on(tx: &mut Transaction<'_>, table_oid: i64, late: &[(String, String)]) -> Result<Vec<DependentView>, LoadError> {
+/// Ordinary views on the table and views on those, late-binding views left out. A view's rule
+/// depends on what it reads and, internally, on the view: pg_depend joined with itself on the
+/// rule finds them, as r_DROP_TABLE's FIND_DEPEND view does (pg_rewrite is not among the
+/// catalog tables Redshift documents). The definitions come from SHOW VIEW (r_SHOW_VIEW: "You
+/// can use the output … to recreate the view").
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_DROP_TABLE.html
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_SHOW_VIEW.html
+fn views_on(tx: &mut Transaction<'_>, table_oid: u32, late: &[(String, String)]) -> Result<Vec<DependentView>, LoadError> {
     let mut out: Vec<DependentView> = Vec::new();
     let mut queue = vec![table_oid];
     let mut seen = vec![table_oid];
     while let Some(oid) = queue.pop() {
+        // The OID comes from the catalog, never from a bundle: a number in the text.
         let rows = tx
             .query(
-                "SELECT DISTINCT v.oid::int8, n.nspname::text, v.relname::text, pg_get_viewdef(v.oid)::text, \
-                 pg_get_userbyid(v.relowner)::text, v.relacl::text \
-                 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class \
-                 JOIN pg_namespace n ON n.oid = v.relnamespace \
-                 WHERE d.refobjid = CAST($1 AS int8)::oid AND v.oid <> d.refobjid AND v.relkind = 'v' \
-                 AND pg_catalog.to_regclass(v.oid::regclass::text) = v.oid",
-                &[&oid],
+                &format!(
+                    "SELECT DISTINCT v.oid, n.nspname, v.relname, u.usename \
+                     FROM pg_depend d_p JOIN pg_depend d_c ON d_c.objid = d_p.objid AND d_c.classid = d_p.classid \
+                     JOIN pg_class v ON v.oid = d_c.refobjid JOIN pg_namespace n ON n.oid = v.relnamespace \
+                     JOIN pg_user u ON u.usesysid = v.relowner \
+                     WHERE d_p.refobjid = {oid} AND d_c.deptype = 'i' AND v.relkind = 'v' AND v.oid <> {oid}"
+                ),
+                &[],
             )
             .map_err(|e| LoadError::failed_sql("listing dependent views", e))?;
         for r in rows {
-            let voi: i64 = r.get(0);
-            let (schema, name): (String, String) = (r.get(1), r.get(2));
+            let voi: u32 = r.get(0);
+            let (schema, name, owner): (String, String, String) = (r.get(1), r.get(2), r.get(3));
             if seen.contains(&voi) || late.iter().any(|(s, n)| s == &schema && n == &name) {
                 continue;
             }
             seen.push(voi);
             queue.push(voi);
-            out.push(DependentView { oid: voi, schema, name, definition: r.get(3), owner: r.get(4), acl: r.get(5) });
+            let shown = format!("SHOW VIEW {}", quote_qualified(&schema, &name));
+            // The simple protocol: SHOW is a utility statement, not documented for Parse/Bind.
+            let definition = tx
+                .simple_query(&shown)
+                .map_err(|e| LoadError::failed_sql(&format!("reading the definition of {schema}.{name}"), e))?
+                .into_iter()
+                .find_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .ok_or_else(|| LoadError::failed(format!("SHOW VIEW {schema}.{name} printed no definition")))?;
+            let grants = privileges(tx, &schema, &name)?;
+            out.push(DependentView { oid: voi, schema, name, definition, owner, grants });
         }
     }
     Ok(out)

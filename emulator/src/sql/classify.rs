@@ -101,6 +101,18 @@ pub fn classify(tokens: &[Token<'_>], ctx: &Context) -> Result<Statement, SqlErr
             Err(SqlError::unsupported("ROLLBACK TO SAVEPOINT is not supported"))
         }
         "set" | "reset" | "show" if mentions_case_sensitivity(&c) => classify_case_sensitivity(&mut c),
+        "show" if c.peek_at(1).is_some_and(|t| t.is_word("view")) => classify_show_view(&mut c),
+        // "Amazon Redshift doesn't support the RULE and TRIGGER permissions."
+        // https://docs.aws.amazon.com/redshift/latest/dg/r_GRANT.html
+        "grant" | "revoke"
+            if tokens
+                .iter()
+                .filter(|t| !t.is_trivia())
+                .take_while(|t| !t.is_word("on"))
+                .any(|t| t.is_word("trigger") || t.is_word("rule")) =>
+        {
+            Err(SqlError::unsupported("Amazon Redshift doesn't support the RULE and TRIGGER permissions"))
+        }
         "set" | "reset" | "show" if (1..3).any(|k| c.peek_at(k).is_some_and(|t| t.is_word("query_group"))) => {
             classify_query_group(&mut c)
         }
@@ -188,6 +200,35 @@ fn selects_into(tokens: &[Token<'_>]) -> Option<usize> {
 
 fn mentions_case_sensitivity(c: &Cursor<'_, '_>) -> bool {
     (1..4).any(|k| c.peek_at(k).is_some_and(|t| t.is_word("enable_case_sensitive_identifier")))
+}
+
+/// `SHOW VIEW [schema.]view`: "the definition of a view, including for … late-binding views. You
+/// can use the output … to recreate the view": the SELECT, ending in a semicolon, one row.
+/// https://docs.aws.amazon.com/redshift/latest/dg/r_SHOW_VIEW.html
+fn classify_show_view(c: &mut Cursor<'_, '_>) -> Result<Statement, SqlError> {
+    c.expect_word("show")?;
+    c.expect_word("view")?;
+    let view = c.qualified_name()?;
+    c.expect_end()?;
+    let name = super::quote_literal(&view.name);
+    // Unqualified: the first schema of the search_path that holds a view of that name.
+    let schema = match &view.schema {
+        Some(s) => super::quote_literal(s),
+        None => format!(
+            "(SELECT n.nspname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+              WHERE c.relkind = 'v' AND c.relname = {name} AND pg_catalog.pg_table_is_visible(c.oid) LIMIT 1)"
+        ),
+    };
+    let missing = super::quote_literal(&format!("relation \"{}\" does not exist", view.name));
+    // A late-binding view is kept as its text; an ordinary one is printed from the catalog.
+    Ok(Statement::Pass(format!(
+        "SELECT coalesce(\
+           (SELECT rtrim(btrim(lv.definition), ';') || ';' FROM rs_emulator.late_views lv WHERE lv.schemaname = {schema} AND lv.viewname = {name}), \
+           (SELECT rtrim(btrim(pg_catalog.pg_get_viewdef(c.oid)), ';') || ';' FROM pg_catalog.pg_class c \
+              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'v' AND n.nspname = {schema} AND c.relname = {name}), \
+           rs_emulator.raise_text('42P01', {missing})) AS \"Show View DDL statement\""
+    )))
 }
 
 /// `SET query_group TO 'label'`, `RESET query_group`, `SHOW query_group`: a WLM label, kept in

@@ -60,6 +60,21 @@ const UNSUPPORTED_FUNCTIONS: &[&str] = &[
     "unnest",
 ];
 
+/// Catalog functions PostgreSQL gained after 8.0.2, the version Redshift's leader node answers
+/// catalog queries with, and that Redshift does not document: refused even in catalog queries.
+/// https://docs.aws.amazon.com/redshift/latest/dg/c_redshift-and-postgres-sql.html
+const NEWER_CATALOG_FUNCTIONS: &[&str] = &[
+    "to_regclass",
+    "to_regcollation",
+    "to_regnamespace",
+    "to_regoper",
+    "to_regoperator",
+    "to_regproc",
+    "to_regprocedure",
+    "to_regrole",
+    "to_regtype",
+];
+
 /// "the following PostgreSQL system column names cannot be used as names of user-defined
 /// columns": Redshift tables have no such columns to select either.
 const SYSTEM_COLUMNS: &[&str] = &["oid", "tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"];
@@ -67,6 +82,15 @@ const SYSTEM_COLUMNS: &[&str] = &["oid", "tableoid", "xmin", "cmin", "xmax", "cm
 /// Refuses `tokens` (one statement) when it uses a PostgreSQL-only feature on Redshift tables.
 pub fn check(tokens: &[Token<'_>]) -> Result<(), SqlError> {
     let sig: Vec<Token<'_>> = tokens.iter().copied().filter(|t| !t.is_trivia()).collect();
+    for (i, t) in sig.iter().enumerate() {
+        let lower = t.text.to_ascii_lowercase();
+        if t.kind == Kind::Word
+            && NEWER_CATALOG_FUNCTIONS.contains(&lower.as_str())
+            && sig.get(i + 1).is_some_and(|x| x.kind == Kind::LParen)
+        {
+            return Err(SqlError::undefined_function(format!("function {lower}(text) does not exist")));
+        }
+    }
     let reach = reach(&sig);
     if reach == Reach::Catalog {
         return Ok(());

@@ -34,6 +34,11 @@ impl SqlError {
     pub fn invalid(message: impl Into<String>) -> Self {
         SqlError { code: "22023", message: message.into() }
     }
+
+    /// A function the server does not have (PostgreSQL's 42883).
+    pub fn undefined_function(message: impl Into<String>) -> Self {
+        SqlError { code: "42883", message: message.into() }
+    }
 }
 
 /// Redshift's limit on identifiers: "between 1 and 127 bytes in length"; longer table and column

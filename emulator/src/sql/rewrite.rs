@@ -42,6 +42,7 @@ const SYSTEM_VIEWS: &[&str] = &[
     "svv_external_tables",
     "svv_external_columns",
     "pg_proc_info",
+    "svv_relation_privileges",
 ];
 
 /// Redshift functions that differ from PostgreSQL's and are implemented in `rs_emulator`.

@@ -50,6 +50,10 @@ fn a_new_table_is_renamed_and_recorded() {
     assert!(steps.iter().all(|s| s.action != Action::Lock), "nothing to lock without an old table");
 }
 
+fn grant(to: &str) -> crate::sql::Privilege {
+    crate::sql::Privilege { privilege: "SELECT".into(), identity: to.into(), identity_type: "user".into(), admin: false }
+}
+
 #[test]
 fn an_old_table_hands_over_owner_grants_and_views() {
     let view = DependentView {
@@ -58,10 +62,10 @@ fn an_old_table_hands_over_owner_grants_and_views() {
         name: "v".into(),
         definition: " SELECT count(*) AS n FROM s.t;".into(),
         owner: "bob".into(),
-        acl: Some("{bob=arwdRxt/bob,ann=r/bob}".into()),
+        grants: vec![grant("ann")],
     };
     let state = TargetState {
-        old: vec![Some(OldTable { owner: "alice".into(), acl: Some("{alice=arwdRxt/alice,ann=r/alice}".into()), views: vec![view] })],
+        old: vec![Some(OldTable { owner: "alice".into(), grants: vec![grant("ann")], views: vec![view] })],
         gone: vec![("s".into(), "old_one".into())],
     };
     let steps = swap(&[committed("t")], &state);
@@ -95,16 +99,16 @@ fn an_old_table_hands_over_owner_grants_and_views() {
 
 #[test]
 fn a_view_on_two_swapped_tables_is_dropped_once_and_created_after_the_views_it_reads() {
-    let view = |oid: i64, name: &str| DependentView {
+    let view = |oid: u32, name: &str| DependentView {
         oid,
         schema: "s".into(),
         name: name.into(),
         definition: format!("SELECT 1 AS {name}"),
         owner: "bob".into(),
-        acl: None,
+        grants: vec![],
     };
     // v2 reads v1 (on b) and a: a's list names only v2, b's names v1 then v2.
-    let old = |views: Vec<DependentView>| Some(OldTable { owner: "alice".into(), acl: None, views });
+    let old = |views: Vec<DependentView>| Some(OldTable { owner: "alice".into(), grants: vec![], views });
     let state = TargetState { old: vec![old(vec![view(20, "v2")]), old(vec![view(10, "v1"), view(20, "v2")])], gone: vec![] };
     let steps = swap(&[committed("a"), committed("b")], &state);
     let shown = sql(&steps);
