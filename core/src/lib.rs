@@ -2,9 +2,11 @@
 //! catalog says about a relation ([`source`]), how each PostgreSQL type maps to Redshift
 //! ([`mapping`]), Redshift's identifier rules ([`names`]), the table definition built from them
 //! ([`table`]), the export query ([`select`]), value checks ([`values`]), CSV ([`csv`]) and what
-//! an export commits ([`commit`]), what an unfinished one leaves behind ([`leftovers`]). Beside that, the compression engine ([`compress`]): threads
+//! an export commits ([`commit`]), what an unfinished one leaves behind ([`leftovers`]), AWS
+//! errors in one line ([`aws_error`]). Beside that, the compression engine ([`compress`]): threads
 //! of its own, still no PostgreSQL.
 
+pub mod aws_error;
 pub mod commit;
 pub mod compress;
 pub mod csv;

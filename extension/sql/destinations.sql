@@ -23,6 +23,10 @@ CREATE TABLE redshift_destination (
     region           text,
     endpoint         text CHECK (endpoint OPERATOR(pg_catalog.~) '^https?://[^[:space:][:cntrl:]]+$'),
     force_path_style boolean NOT NULL DEFAULT false,
+    -- Server-side encryption of every object written there: SSE-S3 or SSE-KMS (a key id, alias
+    -- or ARN; NULL for the account's aws/s3 key).
+    sse              text CHECK (sse OPERATOR(pg_catalog.=) ANY (ARRAY['AES256', 'aws:kms'])),
+    sse_kms_key_id   text CHECK (sse_kms_key_id IS NULL OR sse OPERATOR(pg_catalog.=) 'aws:kms'),
     -- Redshift schemas (as folded there: ASCII lowercase) its exports may load into; '*' for any.
     target_schemas   text[] NOT NULL
                      CHECK (pg_catalog.cardinality(target_schemas) OPERATOR(pg_catalog.>) 0
@@ -49,7 +53,8 @@ SELECT pg_catalog.pg_extension_config_dump('redshift_destination_grant', '');
 -- What the current role may use: every destination for a superuser, else those granted to a
 -- role it is a member of. security_barrier: the WHERE runs before any function a caller adds.
 CREATE VIEW redshift_destinations WITH (security_barrier) AS
-SELECT d.name, d.bucket, d.prefix, d.region, d.endpoint, d.force_path_style, d.target_schemas
+SELECT d.name, d.bucket, d.prefix, d.region, d.endpoint, d.force_path_style, d.target_schemas,
+       d.sse, d.sse_kms_key_id
 FROM @extschema@.redshift_destination d
 WHERE EXISTS (SELECT FROM pg_catalog.pg_roles r
               WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER AND r.rolsuper)
@@ -76,16 +81,17 @@ $body$;
 
 CREATE FUNCTION redshift_destination_create(
     name text, bucket text, target_schemas text[], prefix text DEFAULT '', region text DEFAULT NULL,
-    endpoint text DEFAULT NULL, force_path_style boolean DEFAULT false
+    endpoint text DEFAULT NULL, force_path_style boolean DEFAULT false, sse text DEFAULT NULL,
+    sse_kms_key_id text DEFAULT NULL
 ) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $body$
 BEGIN
     PERFORM @extschema@._redshift_destination_superuser_only('create a destination');
     INSERT INTO @extschema@.redshift_destination
-        (name, bucket, prefix, region, endpoint, force_path_style, target_schemas)
+        (name, bucket, prefix, region, endpoint, force_path_style, target_schemas, sse, sse_kms_key_id)
     VALUES ($1, $2, pg_catalog.btrim(coalesce($4, ''), '/'), NULLIF($5, ''), NULLIF($6, ''),
-            coalesce($7, false), $3);
+            coalesce($7, false), $3, NULLIF($8, ''), NULLIF($9, ''));
 END
 $body$;
 
@@ -127,7 +133,7 @@ END
 $body$;
 
 REVOKE EXECUTE ON FUNCTION _redshift_destination_superuser_only(text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION redshift_destination_create(text, text, text[], text, text, text, boolean) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION redshift_destination_create(text, text, text[], text, text, text, boolean, text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION redshift_destination_drop(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION redshift_destination_grant(text, regrole) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION redshift_destination_revoke(text, name) FROM PUBLIC;

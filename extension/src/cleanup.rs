@@ -40,7 +40,7 @@ fn sweep(s3: S3Config, folder: String, cutoff_us: i64, dry_run: bool) -> Result<
         transient: false,
     })?;
     runtime.block_on(async {
-        let bucket = Bucket { client: client(&s3).await, name: s3.bucket.clone() };
+        let bucket = Bucket { client: client(&s3).await, name: s3.bucket.clone(), encryption: s3.encryption.clone() };
         let objects = bucket.list_objects(&folder).await?;
         let uploads = bucket.list_uploads(&folder).await?;
         let mut found = Vec::new();

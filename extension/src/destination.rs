@@ -6,7 +6,7 @@ use pgrx::pg_sys;
 use pgrx::spi::{Spi, quote_identifier};
 
 use crate::error::ExportError;
-use crate::s3::{S3Config, StaticCredentials};
+use crate::s3::{Encryption, S3Config, StaticCredentials};
 use crate::settings;
 
 /// The location options of an export or clean-up call, as passed (NULL = not passed).
@@ -92,6 +92,7 @@ fn raw_location(args: LocationArgs<'_>) -> Result<Resolved, ExportError> {
             endpoint: given(args.endpoint).or_else(|| settings::text(&settings::ENDPOINT)),
             force_path_style: args.force_path_style.unwrap_or_else(|| settings::FORCE_PATH_STYLE.get()),
             credentials: credentials()?,
+            encryption: encryption(settings::text(&settings::SSE).as_deref(), settings::text(&settings::SSE_KMS_KEY_ID).as_deref())?,
         },
         prefix: checked_prefix(&prefix)?,
         destination: None,
@@ -111,7 +112,7 @@ fn lookup(name: &str, superuser: bool) -> Result<Resolved, ExportError> {
     )?
     .ok_or_else(|| ExportError::Internal("the pg2redshift extension is not installed in this database".into()))?;
     let sql = format!(
-        "SELECT bucket, prefix, region, endpoint, force_path_style, target_schemas
+        "SELECT bucket, prefix, region, endpoint, force_path_style, target_schemas, sse, sse_kms_key_id
          FROM {}.redshift_destinations WHERE name OPERATOR(pg_catalog.=) $1",
         quote_identifier(&schema)
     );
@@ -125,9 +126,11 @@ fn lookup(name: &str, superuser: bool) -> Result<Resolved, ExportError> {
             row.get::<String>(4)?,
             row.get::<bool>(5)?.unwrap_or(false),
             row.get::<Vec<Option<String>>>(6)?.unwrap_or_default(),
+            row.get::<String>(7)?,
+            row.get::<String>(8)?,
         )))
     })?;
-    let Some((bucket, prefix, region, endpoint, force_path_style, schemas)) = found else {
+    let Some((bucket, prefix, region, endpoint, force_path_style, schemas, sse, sse_key)) = found else {
         // Others learn only that they may not use it, not whether it exists.
         return Err(if superuser {
             ExportError::UnknownDestination(name.to_string())
@@ -148,6 +151,7 @@ fn lookup(name: &str, superuser: bool) -> Result<Resolved, ExportError> {
             endpoint: given(endpoint.as_deref()),
             force_path_style,
             credentials: credentials()?,
+            encryption: encryption(sse.as_deref(), sse_key.as_deref())?,
         },
         prefix: checked_prefix(&prefix)?,
         destination: Some(name.to_string()),
@@ -167,6 +171,17 @@ fn checked_prefix(prefix: &str) -> Result<String, ExportError> {
 }
 
 /// The superuser-only key settings, else None for the server's AWS credential chain.
+/// The server-side encryption a destination or the settings ask for.
+fn encryption(sse: Option<&str>, kms_key_id: Option<&str>) -> Result<Option<Encryption>, ExportError> {
+    Encryption::from_options(sse, kms_key_id).map_err(|expected| {
+        ExportError::Definition(pg2redshift_core::DefinitionError::InvalidOption {
+            option: "sse",
+            value: sse.unwrap_or("NULL").to_string(),
+            expected,
+        })
+    })
+}
+
 fn credentials() -> Result<Option<StaticCredentials>, ExportError> {
     match (settings::text(&settings::ACCESS_KEY_ID), settings::text(&settings::SECRET_ACCESS_KEY)) {
         (Some(access_key_id), Some(secret_access_key)) => Ok(Some(StaticCredentials {

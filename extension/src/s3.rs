@@ -8,9 +8,9 @@ use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use bytes::Bytes;
 use pg2redshift_core::leftovers;
 
@@ -24,6 +24,46 @@ pub struct S3Config {
     pub endpoint: Option<String>,
     pub force_path_style: bool,
     pub credentials: Option<StaticCredentials>,
+    /// Server-side encryption asked for on every object the export writes.
+    pub encryption: Option<Encryption>,
+}
+
+/// S3 server-side encryption of an export's objects: SSE-S3 (AES256) or SSE-KMS with the
+/// bucket's default key or a given one. Redshift's COPY reads both without options.
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingServerSideEncryption.html
+/// https://docs.aws.amazon.com/redshift/latest/dg/c_loading-encrypted-files.html
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    S3,
+    Kms { key_id: Option<String> },
+}
+
+impl Encryption {
+    /// From the `sse` and `sse_kms_key_id` of a destination or the settings.
+    pub fn from_options(sse: Option<&str>, kms_key_id: Option<&str>) -> Result<Option<Encryption>, &'static str> {
+        let key = kms_key_id.filter(|k| !k.is_empty()).map(str::to_string);
+        match (sse.filter(|s| !s.is_empty()), key) {
+            (None, None) => Ok(None),
+            (Some("AES256"), None) => Ok(Some(Encryption::S3)),
+            (Some("aws:kms"), key_id) => Ok(Some(Encryption::Kms { key_id })),
+            (Some("AES256") | None, Some(_)) => Err("sse_kms_key_id needs sse = 'aws:kms'"),
+            (Some(_), _) => Err("sse must be 'AES256' or 'aws:kms'"),
+        }
+    }
+
+    fn algorithm(&self) -> ServerSideEncryption {
+        match self {
+            Encryption::S3 => ServerSideEncryption::Aes256,
+            Encryption::Kms { .. } => ServerSideEncryption::AwsKms,
+        }
+    }
+
+    fn key_id(&self) -> Option<String> {
+        match self {
+            Encryption::Kms { key_id } => key_id.clone(),
+            Encryption::S3 => None,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -101,10 +141,11 @@ pub async fn client(config: &S3Config) -> Client {
 pub struct Bucket {
     pub client: Client,
     pub name: String,
+    pub encryption: Option<Encryption>,
 }
 
 impl Bucket {
-    fn error<E: std::error::Error + Send + Sync + 'static>(
+    fn error<E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + Send + Sync + 'static>(
         &self,
         operation: &'static str,
         key: &str,
@@ -115,7 +156,7 @@ impl Bucket {
             bucket: self.name.clone(),
             key: key.to_string(),
             transient: is_transient(&err),
-            detail: DisplayErrorContext(err).to_string(),
+            detail: pg2redshift_core::aws_error::describe(&err),
         }
     }
 
@@ -135,6 +176,8 @@ impl Bucket {
             .bucket(&self.name)
             .key(key)
             .content_type(content_type)
+            .set_server_side_encryption(self.encryption.as_ref().map(Encryption::algorithm))
+            .set_ssekms_key_id(self.encryption.as_ref().and_then(Encryption::key_id))
             .body(ByteStream::from(body))
             .send()
             .await
@@ -149,6 +192,8 @@ impl Bucket {
             .bucket(&self.name)
             .key(key)
             .content_type(content_type)
+            .set_server_side_encryption(self.encryption.as_ref().map(Encryption::algorithm))
+            .set_ssekms_key_id(self.encryption.as_ref().and_then(Encryption::key_id))
             .send()
             .await
             .map_err(|e| self.error("CreateMultipartUpload", key, e))?;

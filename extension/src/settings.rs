@@ -30,6 +30,9 @@ pub static SECRET_ACCESS_KEY: GucSetting<Option<CString>> = GucSetting::<Option<
 /// Key of the HMAC-SHA256 signatures of bundles; unset: exports are not signed.
 pub static SIGNING_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static SESSION_TOKEN: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Server-side encryption of exported objects (exports without a destination).
+pub static SSE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static SSE_KMS_KEY_ID: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 /// 256 MiB of CSV gzips to roughly 25–80 MB: inside Redshift's recommended 1 MB–1 GB per file.
 pub const DEFAULT_CHUNK_SIZE_KB: i32 = 256 * 1024;
@@ -79,6 +82,23 @@ pub fn register() {
         c"URL of an S3-compatible endpoint instead of AWS S3.",
         c"For S3-compatible servers, e.g. http://127.0.0.1:9455. Empty means AWS S3.",
         &ENDPOINT,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    // Superuser-only, as the bucket's other settings that protect data.
+    GucRegistry::define_string_guc(
+        c"pg2redshift.sse",
+        c"Server-side encryption of exported objects: AES256 (SSE-S3) or aws:kms (SSE-KMS).",
+        c"Empty: none asked for (the bucket's default encryption applies). Destinations carry their own.",
+        &SSE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"pg2redshift.sse_kms_key_id",
+        c"KMS key (id, alias or ARN) for pg2redshift.sse = aws:kms.",
+        c"Empty: the account's default aws/s3 key.",
+        &SSE_KMS_KEY_ID,
         GucContext::Suset,
         GucFlags::default(),
     );

@@ -5,6 +5,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Region};
 use pg2redshift_bundle::signature::{self, SIGNATURE_FILE, SigningKey};
 use pg2redshift_bundle::{Bundle, Manifest, integrity};
 
+use pg2redshift_core::aws_error;
 use crate::error::LoadError;
 
 pub struct Store {
@@ -62,12 +63,17 @@ impl Store {
         self.runtime.block_on(async {
             match self.client.get_object().bucket(bucket).key(key).send().await {
                 Ok(out) => {
-                    let bytes = out.body.collect().await.map_err(|e| LoadError::s3(format!("reading s3://{bucket}/{key}: {e}"), e))?;
+                    let bytes = out
+                        .body
+                        .collect()
+                        .await
+                        .map_err(|e| LoadError::s3(format!("reading s3://{bucket}/{key}: the transfer broke off ({e})"), e))?;
                     Ok(Some(bytes.into_bytes().to_vec()))
                 }
-                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+                // No such key; a bucket that does not exist is an error, not a missing export.
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) && !aws_error::no_such_bucket(&e) => Ok(None),
                 Err(e) => {
-                    let message = format!("reading s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e));
+                    let message = format!("reading s3://{bucket}/{key}: {}", aws_error::describe(&e));
                     Err(LoadError::s3(message, e))
                 }
             }
@@ -81,7 +87,7 @@ impl Store {
             let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| {
-                    let message = format!("listing s3://{bucket}/{prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(&e));
+                    let message = format!("listing s3://{bucket}/{prefix}: {}", aws_error::describe(&e));
                     LoadError::s3(message, e)
                 })?;
                 keys.extend(page.contents().iter().filter_map(|o| o.key()).filter(|k| k.ends_with("/bundle.json")).map(str::to_string));
@@ -149,7 +155,7 @@ impl Store {
                 Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
                 Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
                 Err(e) => {
-                    let message = format!("reading s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e));
+                    let message = format!("reading s3://{bucket}/{key}: {}", aws_error::describe(&e));
                     Err(LoadError::s3(message, e))
                 }
             }

@@ -289,6 +289,15 @@ impl S3 {
         })
     }
 
+    /// The server-side encryption an object was written with: (algorithm, KMS key id).
+    pub fn encryption(&self, key: &str) -> (Option<String>, Option<String>) {
+        self.runtime.block_on(async {
+            let out = self.client.head_object().bucket(&self.bucket).key(key).send().await;
+            let out = out.unwrap_or_else(|e| panic!("head {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+            (out.server_side_encryption().map(|s| s.as_str().to_string()), out.ssekms_key_id().map(str::to_string))
+        })
+    }
+
     pub fn size(&self, key: &str) -> i64 {
         self.runtime.block_on(async {
             let out = self.client.head_object().bucket(&self.bucket).key(key).send().await;

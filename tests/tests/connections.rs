@@ -190,3 +190,44 @@ fn watch_survives_its_target_restarting() {
     let _ = watch.kill();
     let _ = watch.wait();
 }
+
+/// AWS failures in one line: what was being done, the object, the service's code and message,
+/// and a hint; never the SDK's debug structure (that is for --verbose).
+#[test]
+fn aws_failures_are_one_line_each() {
+    let url = format!("s3://{}/e2e/no-export-here/bundle.json", e2e::s3_bucket());
+    let one_line = |out: &Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(!stderr.contains("DispatchFailure") && !stderr.contains("ServiceError {"), "{stderr}");
+        stderr
+    };
+    let mut no_credentials = loader();
+    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+    {
+        no_credentials.env_remove(var);
+    }
+    let out = no_credentials
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        .args(["load", &url])
+        .output()
+        .expect("loader");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let stderr = one_line(&out);
+    assert!(stderr.contains("no AWS credentials found; tried the environment"), "{stderr}");
+
+    let out = loader().env("AWS_SECRET_ACCESS_KEY", "not-the-secret").args(["load", &url]).output().expect("loader");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let stderr = one_line(&out);
+    assert!(stderr.contains("reading s3://") && stderr.contains("SignatureDoesNotMatch"), "{stderr}");
+
+    let out = loader().args(["load", &format!("s3://no-such-bucket-{}/p/bundle.json", std::process::id())]).output().expect("loader");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let stderr = one_line(&out);
+    assert!(stderr.contains("NoSuchBucket") && stderr.contains("the bucket does not exist"), "{stderr}");
+
+    let out = loader().arg("-v").env("AWS_SECRET_ACCESS_KEY", "not-the-secret").args(["load", &url]).output().expect("loader");
+    assert!(String::from_utf8_lossy(&out.stderr).lines().count() > 1, "--verbose adds the causes");
+}

@@ -164,3 +164,18 @@ fn tables_of_one_export_share_one_snapshot() {
     assert!(message.contains("shop.nope"), "{message}");
     expect_sqlstate(&mut db, "SELECT * FROM redshift_export(NULL::regclass)", "22004");
 }
+
+/// A misspelt bucket fails as it would on S3 (NoSuchBucket, in one line), and nothing is made.
+#[test]
+fn a_bucket_that_does_not_exist_fails_the_export() {
+    let mut db = export_database("e2e_export_no_bucket");
+    db.batch_execute("CREATE TABLE t (id int); INSERT INTO t VALUES (1)").unwrap();
+    let bucket = format!("pg2redshift-misspelt-{}", std::process::id());
+    let message = expect_sqlstate(&mut db, &format!("SELECT * FROM redshift_export('t', bucket => '{bucket}')"), "58030");
+    assert!(message.contains("NoSuchBucket") && message.contains("the bucket does not exist"), "{message}");
+    assert!(!message.contains('\n') && !message.contains("ServiceError"), "{message}");
+    let s3 = e2e::s3_client();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let buckets = rt.block_on(s3.list_buckets().send()).expect("list buckets");
+    assert!(!buckets.buckets().iter().any(|b| b.name() == Some(bucket.as_str())));
+}

@@ -238,3 +238,54 @@ fn the_loader_touches_only_the_schemas_it_was_given() {
     assert_eq!(count(&mut rs, "SELECT count(*) FROM pg2redshift_loader.loads WHERE target_schema = 'lp_allowed'"), 1);
     let _ = allowed;
 }
+
+/// Every object of an export (data files, manifests, signature, bundle.json) is written with
+/// the server-side encryption its destination (or, for a superuser's raw export, the settings)
+/// asks for, and Redshift's COPY reads it without options.
+#[test]
+fn exports_are_encrypted_as_their_destination_says() {
+    const DB: &str = "e2e_sse";
+    fresh_target("sse1");
+    let mut admin = export_database(DB);
+    let s3 = S3::stack();
+    let kms = "arn:aws:kms:us-east-1:000000000000:key/0b1c2d3e-aaaa-bbbb-cccc-1234567890ab";
+    let (kms_prefix, s3_prefix) = (unique_prefix("sse-kms"), unique_prefix("sse-s3"));
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA sse1; CREATE TABLE sse1.t (id int PRIMARY KEY, v text);
+             INSERT INTO sse1.t SELECT g, 'v' || g FROM generate_series(1, 50) g;
+             SELECT redshift_destination_create('kms', current_setting('pg2redshift.bucket'), ARRAY['sse1'],
+                 prefix => '{kms_prefix}', {LOCAL_S3}, sse => 'aws:kms', sse_kms_key_id => '{kms}')"
+        ))
+        .unwrap_or_else(|e| panic!("setup: {}", describe(&e)));
+    let bundle = export(&mut admin, "redshift_export('sse1.t', destination => 'kms')")[0].bundle_url.clone();
+    let keys = s3.keys(&kms_prefix);
+    assert!(keys.len() >= 4, "{keys:?}");
+    for key in &keys {
+        assert_eq!(s3.encryption(key), (Some("aws:kms".into()), Some(kms.into())), "{key}");
+    }
+    let out = loader().args(["load", &bundle]).output().expect("loader");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(count(&mut redshift(), "SELECT count(*) FROM sse1.t"), 50);
+
+    admin.batch_execute("SET pg2redshift.sse = 'AES256'").expect("set");
+    export(&mut admin, &format!("redshift_export('sse1.t', prefix => '{s3_prefix}')"));
+    for key in s3.keys(&s3_prefix) {
+        assert_eq!(s3.encryption(&key), (Some("AES256".into()), None), "{key}");
+    }
+
+    // Refused before anything is written: an unknown algorithm, a KMS key without aws:kms.
+    admin.batch_execute("SET pg2redshift.sse = 'rot13'").expect("set");
+    let refused = unique_prefix("sse-bad");
+    expect_sqlstate(&mut admin, &format!("SELECT * FROM redshift_export('sse1.t', prefix => '{refused}')"), "22023");
+    assert!(s3.keys(&refused).is_empty());
+    admin.batch_execute("RESET pg2redshift.sse").expect("reset");
+    expect_sqlstate(
+        &mut admin,
+        &format!(
+            "SELECT redshift_destination_create('bad', current_setting('pg2redshift.bucket'), ARRAY['sse1'], {LOCAL_S3},
+                 sse => 'AES256', sse_kms_key_id => '{kms}')"
+        ),
+        "23514",
+    );
+}
