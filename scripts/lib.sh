@@ -26,6 +26,11 @@ export REPO_DIR
 : "${PG2RS_REDSHIFT_READER:=analyst}"
 : "${PG2RS_REDSHIFT_READER_PASSWORD:=Local-Reader-1}"
 : "${PG2RS_REDSHIFT_IAM_ROLE:=arn:aws:iam::000000000000:role/pg2redshift-local}"
+# The emulator's stand-in for the IAM credential APIs: its port, and the provisioned cluster and
+# Serverless workgroup it knows.
+: "${PG2RS_REDSHIFT_IAM_PORT:=9457}"
+: "${PG2RS_REDSHIFT_CLUSTER:=pg2redshift-local}"
+: "${PG2RS_REDSHIFT_WORKGROUP:=pg2redshift-local}"
 # AWS's Python driver (redshift_connector) for the driver test, in a virtualenv of its own.
 : "${PG2RS_PYTHON_VENV:=/var/tmp/pg2redshift-venv}"
 # Outside the clone, so that a fresh clone (CI) still builds incrementally.
@@ -34,7 +39,8 @@ export PG2RS_STATE_DIR PG2RS_PG_BIN PG2RS_SOURCE_PORT PG2RS_SOURCE_DB PG2RS_TARG
   PG2RS_TARGET_PG_DB PG2RS_S3_PORT PG2RS_S3_ACCESS_KEY PG2RS_S3_SECRET_KEY PG2RS_S3_BUCKET \
   PG2RS_S3_REGION PG2RS_REDSHIFT_PORT PG2RS_REDSHIFT_DB PG2RS_REDSHIFT_USER PG2RS_REDSHIFT_PASSWORD \
   PG2RS_REDSHIFT_READER PG2RS_REDSHIFT_READER_PASSWORD \
-  PG2RS_REDSHIFT_IAM_ROLE PG2RS_PYTHON_VENV CARGO_TARGET_DIR
+  PG2RS_REDSHIFT_IAM_ROLE PG2RS_REDSHIFT_IAM_PORT PG2RS_REDSHIFT_CLUSTER PG2RS_REDSHIFT_WORKGROUP \
+  PG2RS_PYTHON_VENV CARGO_TARGET_DIR
 
 PG_CONFIG="$PG2RS_PG_BIN/pg_config"
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod copy;
 pub mod errors;
+pub mod iam;
 pub mod presentation;
 pub mod session;
 pub mod sql;
@@ -52,6 +53,8 @@ pub struct Config {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Redshift's `require_ssl`: plaintext connections are refused.
     pub require_ssl: bool,
+    /// The stand-in for the credential APIs, when it runs.
+    pub iam: Option<iam::IamSettings>,
 }
 
 /// "SNAPSHOT and SERIALIZABLE isolation are the two serializable isolation levels available in
@@ -90,6 +93,8 @@ pub struct Shared {
     /// client's rollback.
     pub admin: tokio_postgres::Client,
     pub next_query: AtomicI64,
+    /// Temporary logins the credential stand-in issued.
+    pub temp_logins: iam::TempLogins,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +156,7 @@ pub async fn start(config: Config, listen: &str) -> Result<(TcpListener, Arc<Sha
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| StartError::Listen { addr: listen.to_string(), source })?;
-    Ok((listener, Arc::new(Shared { config, admin, next_query: AtomicI64::new(next + 1) })))
+    Ok((listener, Arc::new(Shared { config, admin, next_query: AtomicI64::new(next + 1), temp_logins: iam::TempLogins::default() })))
 }
 
 /// Accepts connections until the process ends; each session runs on its own task.

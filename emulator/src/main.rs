@@ -57,6 +57,25 @@ struct Cli {
     /// certificate).
     #[arg(long, env = "REDSHIFT_EMULATOR_REQUIRE_SSL", default_value_t = false, action = clap::ArgAction::Set)]
     require_ssl: bool,
+    /// Address of the stand-in for the Redshift and Redshift Serverless credential APIs
+    /// (requests signed with the S3 key pair above); none when absent.
+    #[arg(long, env = "REDSHIFT_EMULATOR_IAM_LISTEN")]
+    iam_listen: Option<String>,
+    /// Provisioned cluster identifiers the credential API knows.
+    #[arg(long = "iam-cluster", env = "REDSHIFT_EMULATOR_IAM_CLUSTERS", value_delimiter = ',')]
+    iam_clusters: Vec<String>,
+    /// Serverless workgroups the credential API knows.
+    #[arg(long = "iam-workgroup", env = "REDSHIFT_EMULATOR_IAM_WORKGROUPS", value_delimiter = ',')]
+    iam_workgroups: Vec<String>,
+    /// The IAM user name the key pair belongs to.
+    #[arg(long, env = "REDSHIFT_EMULATOR_IAM_USER", default_value = "pg2redshift-loader")]
+    iam_user: String,
+    /// Database groups the key pair's identity may join.
+    #[arg(long = "iam-joinable-group", env = "REDSHIFT_EMULATOR_IAM_JOINABLE_GROUPS", value_delimiter = ',')]
+    iam_joinable_groups: Vec<String>,
+    /// Tests only: divide credential durations by this.
+    #[arg(long, env = "REDSHIFT_EMULATOR_IAM_EXPIRY_DIVISOR", default_value_t = 1)]
+    iam_expiry_divisor: u32,
 }
 
 fn user(spec: &str, superuser: bool) -> Result<User, String> {
@@ -128,10 +147,32 @@ async fn main() {
         isolation: cli.isolation,
         tls,
         require_ssl: cli.require_ssl,
+        iam: cli.iam_listen.as_ref().map(|_| redshift_emulator::iam::IamSettings {
+            access_key_id: cli.s3_access_key_id.clone(),
+            secret_access_key: cli.s3_secret_access_key.clone(),
+            region: cli.s3_region.clone(),
+            iam_user: cli.iam_user.clone(),
+            clusters: cli.iam_clusters.clone(),
+            workgroups: cli.iam_workgroups.clone(),
+            joinable_groups: cli.iam_joinable_groups.iter().map(|g| g.to_lowercase()).collect(),
+            expiry_divisor: cli.iam_expiry_divisor,
+        }),
     };
     match redshift_emulator::start(config, &cli.listen).await {
         Ok((listener, shared)) => {
             tracing::info!("redshift-emulator listening on {} (database {})", cli.listen, cli.database);
+            if let Some(addr) = &cli.iam_listen {
+                match tokio::net::TcpListener::bind(addr).await {
+                    Ok(l) => {
+                        tracing::info!("credential API stand-in listening on {addr}");
+                        tokio::spawn(redshift_emulator::iam::serve(l, shared.clone()));
+                    }
+                    Err(e) => {
+                        eprintln!("redshift-emulator: cannot listen on {addr}: {e}");
+                        std::process::exit(1);
+                    }
+                }
+            }
             redshift_emulator::serve(listener, shared).await;
         }
         Err(e) => {

@@ -94,16 +94,32 @@ pub enum ConnectError {
     /// Nothing answered, the server refused the login, or a session setting failed.
     #[error("cannot connect to {host}: {reason}")]
     Connect { host: String, reason: String, source: Option<postgres::Error> },
+    /// IAM database credentials could not be had.
+    #[error("IAM database credentials: {what} failed: {reason}")]
+    Credentials { what: String, reason: String },
+}
+
+/// Where a connection's user name and password come from when the URL's are not used: asked
+/// for anew before every connection attempt.
+pub trait Credentials: Send + Sync {
+    fn fetch(&self) -> Result<(String, String), ConnectError>;
 }
 
 /// A connection string taken apart: what the `postgres` crate reads, and the TLS settings it
 /// does not know (it reads sslmode up to `require` and no sslrootcert).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Target {
     pub config: postgres::Config,
     pub sslmode: SslMode,
     pub sslrootcert: Option<String>,
     options: Options,
+    credentials: Option<Arc<dyn Credentials>>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target").field("address", &self.address()).field("sslmode", &self.sslmode).finish_non_exhaustive()
+    }
 }
 
 impl Target {
@@ -135,7 +151,13 @@ impl Target {
         // Dead peers are noticed within minutes rather than hours: a `watch` blocked on a
         // connection whose server went away would otherwise never load again.
         config.keepalives(true).keepalives_idle(Duration::from_secs(60)).keepalives_interval(Duration::from_secs(15)).keepalives_retries(4);
-        Ok(Target { config, sslmode, sslrootcert, options: options.clone() })
+        Ok(Target { config, sslmode, sslrootcert, options: options.clone(), credentials: None })
+    }
+
+    /// User names and passwords from `credentials`, fetched for every connection.
+    pub fn with_credentials(mut self, credentials: Arc<dyn Credentials>) -> Target {
+        self.credentials = Some(credentials);
+        self
     }
 
     /// `host:port` of the first host, for messages.
@@ -156,7 +178,12 @@ impl Target {
         let tls = self.tls()?;
         let mut attempt = 1;
         loop {
-            let result = self.config.connect(tls.clone()).map_err(|e| self.classify(e));
+            let mut config = self.config.clone();
+            if let Some(c) = &self.credentials {
+                let (user, password) = c.fetch()?;
+                config.user(&user).password(password);
+            }
+            let result = config.connect(tls.clone()).map_err(|e| self.classify(e));
             match result {
                 Ok(mut client) => {
                     self.session_settings(&mut client)?;

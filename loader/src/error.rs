@@ -40,6 +40,7 @@ impl LoadError {
             LoadError::Connect(ConnectError::Usage(_)) => 2,
             LoadError::Connect(ConnectError::Connect { .. }) => 5,
             LoadError::Connect(ConnectError::Tls { .. }) => 6,
+            LoadError::Connect(ConnectError::Credentials { .. }) => 7,
         }
     }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use pg2redshift_loader::connection::{self, SslMode, Target};
+use pg2redshift_loader::iam::{IamCredentials, Source};
 
 use error::LoadError;
 use report::Reporter;
@@ -37,6 +38,35 @@ struct Cli {
     /// `system` for the system's CAs (the default).
     #[arg(long, global = true, env = "REDSHIFT_LOAD_SSLROOTCERT")]
     sslrootcert: Option<String>,
+    /// IAM database credentials of this provisioned cluster for every connection
+    /// (GetClusterCredentials with --db-user, or GetClusterCredentialsWithIAM with
+    /// --iam-identity) instead of the URL's user and password.
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_CLUSTER_ID")]
+    cluster_id: Option<String>,
+    /// The database user the credentials are for (with --cluster-id).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_DB_USER")]
+    db_user: Option<String>,
+    /// Create --db-user if it does not exist (redshift:CreateClusterUser).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_AUTO_CREATE")]
+    auto_create: bool,
+    /// Database groups --db-user joins for the session, comma-separated (redshift:JoinGroup).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_DB_GROUPS", value_delimiter = ',')]
+    db_groups: Vec<String>,
+    /// With --cluster-id: the database user is the caller's IAM identity.
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_IAM_IDENTITY")]
+    iam_identity: bool,
+    /// IAM database credentials of this Redshift Serverless workgroup (GetCredentials).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_WORKGROUP")]
+    workgroup: Option<String>,
+    /// Seconds IAM database credentials last (900 to 3600).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_IAM_DURATION", default_value_t = 900)]
+    iam_duration: u32,
+    /// Region of the credential APIs (else the AWS configuration's).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_IAM_REGION")]
+    iam_region: Option<String>,
+    /// Endpoint of the credential APIs (a VPC endpoint, or a local stand-in).
+    #[arg(long, global = true, env = "REDSHIFT_LOAD_IAM_ENDPOINT")]
+    iam_endpoint: Option<String>,
     /// Seconds to wait for each connection attempt (unless the URL sets connect_timeout).
     #[arg(long, global = true, env = "REDSHIFT_LOAD_CONNECT_TIMEOUT", default_value_t = 10)]
     connect_timeout: u64,
@@ -190,7 +220,40 @@ fn target(cli: &Cli) -> Result<Target, LoadError> {
         .target
         .as_deref()
         .ok_or_else(|| LoadError::Usage("no target: pass --target or set REDSHIFT_LOAD_TARGET".into()))?;
-    Ok(Target::parse(url, &connect_options(cli))?)
+    let target = Target::parse(url, &connect_options(cli))?;
+    let source = match (&cli.cluster_id, &cli.workgroup) {
+        (Some(_), Some(_)) => return Err(LoadError::Usage("give --cluster-id or --workgroup, not both".into())),
+        (Some(c), None) if cli.iam_identity => {
+            if cli.db_user.is_some() || cli.auto_create || !cli.db_groups.is_empty() {
+                return Err(LoadError::Usage("--iam-identity takes no --db-user, --auto-create or --db-groups".into()));
+            }
+            Source::ClusterWithIam { cluster_id: c.clone() }
+        }
+        (Some(c), None) => Source::Cluster {
+            cluster_id: c.clone(),
+            db_user: cli.db_user.clone().ok_or_else(|| {
+                LoadError::Usage("--cluster-id needs --db-user (or --iam-identity for the caller's IAM identity)".into())
+            })?,
+            auto_create: cli.auto_create,
+            db_groups: cli.db_groups.clone(),
+        },
+        (None, Some(w)) => {
+            if cli.db_user.is_some() || cli.auto_create || !cli.db_groups.is_empty() || cli.iam_identity {
+                return Err(LoadError::Usage("--workgroup takes no --db-user, --auto-create, --db-groups or --iam-identity".into()));
+            }
+            Source::Serverless { workgroup: w.clone() }
+        }
+        (None, None) => {
+            if cli.db_user.is_some() || cli.auto_create || !cli.db_groups.is_empty() || cli.iam_identity {
+                return Err(LoadError::Usage("--db-user, --auto-create, --db-groups and --iam-identity need --cluster-id".into()));
+            }
+            return Ok(target);
+        }
+    };
+    let db_name = target.config.get_dbname().map(str::to_string);
+    let credentials =
+        IamCredentials::new(source, db_name, cli.iam_duration, cli.iam_region.as_deref(), cli.iam_endpoint.as_deref())?;
+    Ok(target.with_credentials(std::sync::Arc::new(credentials)))
 }
 
 /// A new connection (and, with IAM, new credentials) each time: retried while the failure may

@@ -125,7 +125,22 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Resul
     let Some(reply) = client_r.next().await? else { return Ok(()) };
     let mut at = 0;
     let given = if reply.tag == b'p' { read_cstr(&reply.body, &mut at).unwrap_or_default() } else { String::new() };
-    let ok = user.as_ref().is_some_and(|u| given == md5_password(u, &salt));
+    // A temporary login the credential stand-in issued (IAM:…): the client proves its password
+    // under the name it logs in with, and the session runs as the database user.
+    let temp = if user.is_none() { shared.temp_logins.valid(&user_name) } else { None };
+    let login = user
+        .clone()
+        .or_else(|| temp.as_ref().map(|t| User { name: user_name.clone(), password: t.password.clone(), superuser: false }));
+    let ok = login.as_ref().is_some_and(|u| given == md5_password(u, &salt));
+    let user = match (user, temp) {
+        (Some(u), _) => Some(u),
+        (None, Some(t)) => Some(User {
+            superuser: shared.config.users.iter().any(|u| u.name == t.db_user && u.superuser),
+            name: t.db_user,
+            password: t.password,
+        }),
+        (None, None) => None,
+    };
     let Some(user) = user.filter(|_| ok) else {
         client_w
             .send(&fatal("28P01", format!("password authentication failed for user \"{user_name}\"")))

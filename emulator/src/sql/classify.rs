@@ -301,7 +301,9 @@ fn classify_create(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) 
     if or_replace {
         return Err(c.unexpected("VIEW"));
     }
-    if c.peek_word("schema") {
+    // CREATE GROUP name [ [ WITH ] USER username [, …] ]: PostgreSQL's own form.
+    // https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_GROUP.html
+    if c.peek_word("schema") || c.peek_word("group") {
         return Ok(Statement::Pass(rewrite(tokens, ctx)?));
     }
     c.set_position(start);
@@ -393,6 +395,8 @@ fn classify_drop(c: &mut Cursor<'_, '_>, tokens: &[Token<'_>], ctx: &Context) ->
             let schemas = drop_targets(c, |c| c.ident())?;
             Ok(Statement::DropSchema { sql: rewrite(tokens, ctx)?, schemas })
         }
+        // https://docs.aws.amazon.com/redshift/latest/dg/r_DROP_GROUP.html
+        "group" => Ok(Statement::Pass(rewrite(tokens, ctx)?)),
         other => Err(SqlError::unsupported(format!(
             "DROP {} is not supported by the Redshift emulator",
             other.to_uppercase()
