@@ -168,3 +168,55 @@ pub fn schema_tables(
         Ok(oids)
     })
 }
+
+/// The locks reading `oids` in one transaction takes: each relation, every partition below it,
+/// their indexes and TOAST tables with their indexes (all held to the end of the transaction).
+const LOCKS_NEEDED_SQL: &str = "
+WITH RECURSIVE rels(oid) AS (
+  SELECT pg_catalog.unnest($1::pg_catalog.oid[])
+  UNION
+  SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN rels r ON i.inhparent OPERATOR(pg_catalog.=) r.oid
+)
+SELECT (SELECT pg_catalog.count(*) FROM rels)
+     OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index x
+                             WHERE x.indrelid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM rels))
+     OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) OPERATOR(pg_catalog.*) 2 FROM pg_catalog.pg_class c
+                             WHERE c.oid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM rels)
+                               AND c.reltoastrelid OPERATOR(pg_catalog.<>) 0)";
+
+/// The shared lock table's size and use: max_locks_per_transaction times (MaxBackends plus
+/// max_prepared_transactions), MaxBackends being max_connections, autovacuum_max_workers, one,
+/// max_worker_processes and max_wal_senders added up (PostgreSQL 15, lock.c and postinit.c);
+/// the locks in it now are those pg_locks shows outside the per-backend fast path.
+const LOCK_TABLE_SQL: &str = "
+SELECT pg_catalog.current_setting('max_locks_per_transaction')::pg_catalog.int8,
+       (pg_catalog.current_setting('max_connections')::pg_catalog.int8
+        OPERATOR(pg_catalog.+) pg_catalog.current_setting('autovacuum_max_workers')::pg_catalog.int8 OPERATOR(pg_catalog.+) 1
+        OPERATOR(pg_catalog.+) pg_catalog.current_setting('max_worker_processes')::pg_catalog.int8
+        OPERATOR(pg_catalog.+) pg_catalog.current_setting('max_wal_senders')::pg_catalog.int8
+        OPERATOR(pg_catalog.+) pg_catalog.current_setting('max_prepared_transactions')::pg_catalog.int8),
+       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_locks WHERE NOT fastpath)";
+
+/// Refuses, before any lock is taken or anything written, an export whose relations would not
+/// fit in the lock table: PostgreSQL would stop it midway with "out of shared memory".
+pub fn check_lock_table(oids: &[pg_sys::Oid]) -> Result<(), ExportError> {
+    let ids: Vec<pg_sys::Oid> = oids.to_vec();
+    let needed = Spi::connect(|client| {
+        let rows = client.select(LOCKS_NEEDED_SQL, Some(1), &[ids.into()])?;
+        Ok::<_, pgrx::spi::SpiError>(rows.first().get::<i64>(1)?.unwrap_or(0))
+    })?;
+    let (max_locks, slots, in_use) = Spi::connect(|client| {
+        let rows = client.select(LOCK_TABLE_SQL, Some(1), &[])?;
+        let row = rows.first();
+        Ok::<_, pgrx::spi::SpiError>((row.get::<i64>(1)?.unwrap_or(64), row.get::<i64>(2)?.unwrap_or(1), row.get::<i64>(3)?.unwrap_or(0)))
+    })?;
+    // Within one backend's share there is nothing to check.
+    if needed <= max_locks {
+        return Ok(());
+    }
+    let capacity = max_locks.saturating_mul(slots);
+    if needed > capacity.saturating_sub(in_use) {
+        return Err(ExportError::LockTableTooSmall { tables: oids.len(), needed, capacity, in_use, max_locks, slots });
+    }
+    Ok(())
+}

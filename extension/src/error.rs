@@ -32,6 +32,11 @@ pub enum ExportError {
     NoTables { schema: String, include: String, exclude: String },
     #[error("{0} must not be NULL")]
     NullArgument(&'static str),
+    #[error(
+        "this export reads {tables} relation(s) in one transaction and needs about {needed} locks for them (tables, partitions, indexes, TOAST), \
+         but the lock table holds {capacity} (max_locks_per_transaction = {max_locks} × {slots} backend and prepared-transaction slots) and {in_use} are in use"
+    )]
+    LockTableTooSmall { tables: usize, needed: i64, capacity: i64, in_use: i64, max_locks: i64, slots: i64 },
     #[error("only a superuser may pass {option}: other roles export to a destination")]
     LocationOptionNotAllowed { option: &'static str },
     #[error("only a superuser may export without a destination: pass destination => 'name' or set pg2redshift.destination")]
@@ -98,6 +103,8 @@ impl ExportError {
             ExportError::DuplicateTarget(_) => ERRCODE_DUPLICATE_OBJECT,
             ExportError::NoTables { .. } => ERRCODE_UNDEFINED_TABLE,
             ExportError::NullArgument(_) => ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            // PostgreSQL's own code for a full lock table ("out of shared memory").
+            ExportError::LockTableTooSmall { .. } => ERRCODE_OUT_OF_MEMORY,
             ExportError::LocationOptionNotAllowed { .. }
             | ExportError::DestinationRequired
             | ExportError::DestinationNotGranted(_)
@@ -132,6 +139,9 @@ impl ExportError {
             ExportError::TargetSchemaNotAllowed(_) => {
                 Some("Pass a target_schema the destination allows (redshift_destinations.target_schemas), or ask a superuser to allow this one.")
             }
+            ExportError::LockTableTooSmall { .. } => Some(
+                "Raise max_locks_per_transaction (a server restart) to at least the number needed divided by the slots, or export the schema in parts (include/exclude, or redshift_export_many with fewer tables).",
+            ),
             _ => None,
         }
     }

@@ -321,6 +321,7 @@ fn export_many(
     // mid-export.
     let mut opened = Vec::with_capacity(oids.len());
     let result = recorded(&oids, || {
+        crate::catalog::check_lock_table(&oids)?;
         let settings = export_settings(location, chunk_size, gzip_level, on_unrepresentable)?;
         let mut requests = Vec::with_capacity(oids.len());
         for &oid in &oids {

@@ -346,3 +346,40 @@ fn a_prefix_that_could_escape_is_refused() {
     let out = export(&mut db, &format!("redshift_export('p', prefix => '/{base}/ok/')"));
     assert!(out[0].bundle_url.contains(&format!("/{base}/ok/")), "{}", out[0].bundle_url);
 }
+
+/// A schema with more tables than the lock table holds is refused before any lock is taken or
+/// anything written, naming max_locks_per_transaction and the number of locks needed (instead
+/// of PostgreSQL's "out of shared memory" midway).
+#[test]
+fn a_schema_beyond_the_lock_table_is_refused_up_front() {
+    const DB: &str = "e2e_lock_table";
+    let mut db = export_database(DB);
+    let setting = |db: &mut postgres::Client, name: &str| -> i64 {
+        db.query_one(&format!("SELECT current_setting('{name}')::int8"), &[]).expect("setting").get(0)
+    };
+    let slots = ["max_connections", "autovacuum_max_workers", "max_worker_processes", "max_wal_senders", "max_prepared_transactions"]
+        .iter()
+        .map(|s| setting(&mut db, s))
+        .sum::<i64>()
+        + 1;
+    let capacity = setting(&mut db, "max_locks_per_transaction") * slots;
+    let tables = capacity + 50;
+    db.batch_execute("CREATE SCHEMA lk").expect("schema");
+    // In batches, each its own transaction, so creating them fits in the lock table.
+    let mut made = 0;
+    while made < tables {
+        let upto = (made + 1000).min(tables);
+        db.batch_execute(&format!(
+            "DO $$ BEGIN FOR i IN {} .. {upto} LOOP EXECUTE format('CREATE TABLE lk.t%s (id int)', i); END LOOP; END $$",
+            made + 1
+        ))
+        .expect("tables");
+        made = upto;
+    }
+    let prefix = unique_prefix("lock-table");
+    let message = expect_sqlstate(&mut db, &format!("SELECT * FROM redshift_export_schema('lk', prefix => '{prefix}')"), "53200");
+    assert!(message.contains("max_locks_per_transaction") && message.contains(&format!("needs about {tables} locks")), "{message}");
+    assert!(S3::stack().keys(&prefix).is_empty(), "nothing written");
+    drop(db);
+    e2e::source_admin().batch_execute(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)")).expect("drop the test database");
+}
