@@ -9,6 +9,7 @@ mod state;
 mod steps;
 mod store;
 mod swap;
+mod target;
 mod verify;
 
 use std::time::Duration;

@@ -9,14 +9,14 @@
 
 use std::time::{Duration, Instant};
 
-use pg2redshift_bundle::quote_qualified;
 use postgres::{Client, Transaction};
 
 use crate::error::{LoadError, describe};
 use crate::report::Reporter;
-use crate::sql::{CopyAuth, Privilege};
+use crate::sql::CopyAuth;
 use crate::state;
-use crate::steps::{self, Action, DependentView, OldTable, Step, TargetState};
+use crate::steps::{self, Action, Step};
+use crate::target::read_target;
 use crate::store::Committed;
 
 /// What became of an export.
@@ -230,152 +230,6 @@ fn run_step(tx: &mut Transaction<'_>, step: &Step, report: &Reporter) -> Result<
         report.line(event, message);
     }
     Ok(())
-}
-
-/// What the swap depends on: each table's predecessor (owner, grants, ordinary views), and with
-/// `drop_missing` the tables gone from the source schemas.
-///
-/// Only what Redshift documents: pg_class, pg_namespace and pg_user (c_join_PG: "partially
-/// accessible"), the owner as pg_user's name (no pg_get_userbyid), the grants from
-/// SVV_RELATION_PRIVILEGES (relacl's letters mean other things in Redshift: D is DROP, P is
-/// TRUNCATE, A is ALTER; r_PG_DEFAULT_ACL).
-/// https://docs.aws.amazon.com/redshift/latest/dg/c_join_PG.html
-/// https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_RELATION_PRIVILEGES.html
-pub fn read_target(tx: &mut Transaction<'_>, export: &[Committed], drop_missing: bool) -> Result<TargetState, LoadError> {
-    let mut target = TargetState::default();
-    let late = late_binding_views(tx)?;
-    for c in export {
-        let t = &c.bundle.table;
-        let found = tx
-            .query(
-                "SELECT c.oid, u.usename FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 JOIN pg_user u ON u.usesysid = c.relowner WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
-                &[&t.schema, &t.name],
-            )
-            .map_err(|e| LoadError::failed_sql(&format!("reading {}.{}", t.schema, t.name), e))?;
-        let Some(row) = found.first() else {
-            target.old.push(None);
-            continue;
-        };
-        let (oid, owner): (u32, String) = (row.get(0), row.get(1));
-        let grants = privileges(tx, &t.schema, &t.name)?;
-        target.old.push(Some(OldTable { owner, grants, views: views_on(tx, oid, &late)? }));
-    }
-    if drop_missing {
-        target.gone = gone_tables(tx, export)?;
-    }
-    Ok(target)
-}
-
-/// The privileges granted on a table or view.
-fn privileges(tx: &mut Transaction<'_>, schema: &str, name: &str) -> Result<Vec<Privilege>, LoadError> {
-    let rows = tx
-        .query(
-            "SELECT privilege_type, identity_name, identity_type, admin_option FROM svv_relation_privileges \
-             WHERE namespace_name = $1 AND relation_name = $2 ORDER BY identity_type, identity_name, privilege_type",
-            &[&schema, &name],
-        )
-        .map_err(|e| LoadError::failed_sql(&format!("reading the grants on {schema}.{name}"), e))?;
-    Ok(rows
-        .iter()
-        .map(|r| Privilege { privilege: r.get(0), identity: r.get(1), identity_type: r.get(2), admin: r.get(3) })
-        .collect())
-}
-
-/// Tables loaded earlier from the export's source schemas that the export no longer holds.
-fn gone_tables(tx: &mut Transaction<'_>, export: &[Committed]) -> Result<Vec<(String, String)>, LoadError> {
-    let present: Vec<(String, String)> =
-        export.iter().map(|c| (c.bundle.table.schema.clone(), c.bundle.table.name.clone())).collect();
-    let mut sources: Vec<(String, String)> =
-        export.iter().map(|c| (c.bundle.source.database.clone(), c.bundle.source.schema.clone())).collect();
-    sources.sort();
-    sources.dedup();
-    // Only in the schemas this export loads into: a bundle cannot make the loader drop tables
-    // elsewhere by naming another source.
-    let schemas: Vec<&str> = present.iter().map(|(s, _)| s.as_str()).collect();
-    let mut gone = Vec::new();
-    for (database, schema) in sources {
-        let rows = tx
-            .query(
-                "SELECT DISTINCT target_schema, target_table FROM pg2redshift_loader.loads \
-                 WHERE source_database = $1 AND source_schema = $2 ORDER BY 1, 2",
-                &[&database, &schema],
-            )
-            .map_err(|e| LoadError::failed_sql("reading the load history", e))?;
-        for r in rows {
-            let table: (String, String) = (r.get(0), r.get(1));
-            if schemas.contains(&table.0.as_str()) && !present.contains(&table) && !gone.contains(&table) {
-                gone.push(table);
-            }
-        }
-    }
-    Ok(gone)
-}
-
-/// Late-binding views, which follow the name and need nothing.
-/// https://docs.aws.amazon.com/redshift/latest/dg/PG_GET_LATE_BINDING_VIEW_COLS.html
-fn late_binding_views(tx: &mut Transaction<'_>) -> Result<Vec<(String, String)>, LoadError> {
-    Ok(tx
-        .query(
-            "SELECT DISTINCT view_schema, view_name FROM pg_get_late_binding_view_cols() \
-             cols(view_schema name, view_name name, col_name name, col_type varchar, col_num int)",
-            &[],
-        )
-        .map_err(|e| LoadError::failed_sql("listing late-binding views", e))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
-}
-
-/// Ordinary views on the table and views on those, late-binding views left out. A view's rule
-/// depends on what it reads and, internally, on the view: pg_depend joined with itself on the
-/// rule finds them, as r_DROP_TABLE's FIND_DEPEND view does (pg_rewrite is not among the
-/// catalog tables Redshift documents). The definitions come from SHOW VIEW (r_SHOW_VIEW: "You
-/// can use the output … to recreate the view").
-/// https://docs.aws.amazon.com/redshift/latest/dg/r_DROP_TABLE.html
-/// https://docs.aws.amazon.com/redshift/latest/dg/r_SHOW_VIEW.html
-fn views_on(tx: &mut Transaction<'_>, table_oid: u32, late: &[(String, String)]) -> Result<Vec<DependentView>, LoadError> {
-    let mut out: Vec<DependentView> = Vec::new();
-    let mut queue = vec![table_oid];
-    let mut seen = vec![table_oid];
-    while let Some(oid) = queue.pop() {
-        // The OID comes from the catalog, never from a bundle: a number in the text.
-        let rows = tx
-            .query(
-                &format!(
-                    "SELECT DISTINCT v.oid, n.nspname, v.relname, u.usename \
-                     FROM pg_depend d_p JOIN pg_depend d_c ON d_c.objid = d_p.objid AND d_c.classid = d_p.classid \
-                     JOIN pg_class v ON v.oid = d_c.refobjid JOIN pg_namespace n ON n.oid = v.relnamespace \
-                     JOIN pg_user u ON u.usesysid = v.relowner \
-                     WHERE d_p.refobjid = {oid} AND d_c.deptype = 'i' AND v.relkind = 'v' AND v.oid <> {oid}"
-                ),
-                &[],
-            )
-            .map_err(|e| LoadError::failed_sql("listing dependent views", e))?;
-        for r in rows {
-            let voi: u32 = r.get(0);
-            let (schema, name, owner): (String, String, String) = (r.get(1), r.get(2), r.get(3));
-            if seen.contains(&voi) || late.iter().any(|(s, n)| s == &schema && n == &name) {
-                continue;
-            }
-            seen.push(voi);
-            queue.push(voi);
-            let shown = format!("SHOW VIEW {}", quote_qualified(&schema, &name));
-            // The simple protocol: SHOW is a utility statement, not documented for Parse/Bind.
-            let definition = tx
-                .simple_query(&shown)
-                .map_err(|e| LoadError::failed_sql(&format!("reading the definition of {schema}.{name}"), e))?
-                .into_iter()
-                .find_map(|m| match m {
-                    postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-                    _ => None,
-                })
-                .ok_or_else(|| LoadError::failed(format!("SHOW VIEW {schema}.{name} printed no definition")))?;
-            let grants = privileges(tx, &schema, &name)?;
-            out.push(DependentView { oid: voi, schema, name, definition, owner, grants });
-        }
-    }
-    Ok(out)
 }
 
 /// The rejected rows of the failed COPY, in plain words (after the rollback, where Redshift keeps

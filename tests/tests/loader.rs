@@ -58,7 +58,10 @@ fn load_swaps_keeping_grants_and_views_once_and_never_older() {
         "GRANT USAGE ON SCHEMA ld1 TO {reader_name}; GRANT SELECT ON ld1.a TO {reader_name};
          CREATE VIEW ld1.v_plain AS SELECT count(*) AS n FROM ld1.a;
          CREATE VIEW ld1.v_late AS SELECT count(*) AS n FROM ld1.a WITH NO SCHEMA BINDING;
-         GRANT SELECT ON ld1.v_plain TO {reader_name}"
+         GRANT SELECT ON ld1.v_plain TO {reader_name};
+         DROP SCHEMA IF EXISTS ld1_rep CASCADE; CREATE SCHEMA ld1_rep;
+         CREATE VIEW ld1_rep.v_both AS SELECT p.n + (SELECT count(*) FROM ld1.b) AS n FROM ld1.v_plain p;
+         GRANT USAGE ON SCHEMA ld1_rep TO {reader_name}; GRANT SELECT ON ld1_rep.v_both TO {reader_name}"
     ))
     .unwrap_or_else(|e| panic!("{}", describe(&e)));
 
@@ -94,6 +97,10 @@ fn load_swaps_keeping_grants_and_views_once_and_never_older() {
     let mut r = e2e::connect(&reader);
     assert_eq!(count(&mut r, "SELECT count(*) FROM ld1.a"), 24, "grant carried over");
     assert_eq!(count(&mut r, "SELECT n FROM ld1.v_plain"), 24, "view grant carried over");
+    // A view on that view and on the other table, in another schema: re-created once, on both
+    // new tables, with its grant.
+    assert_eq!(count(&mut r, "SELECT n FROM ld1_rep.v_both"), 25, "view on a view carried over");
+    assert_eq!(ran.iter().filter(|s| s.starts_with("CREATE VIEW \"ld1_rep\".\"v_both\"")).count(), 1, "{ran:#?}");
     assert_eq!(count(&mut rs, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%pg2rs%'"), 0);
 
     // Again: nothing to do. The older one: refused, exit code 3.
