@@ -170,7 +170,8 @@ pub fn schema_tables(
 }
 
 /// The locks reading `oids` in one transaction takes: each relation, every partition below it,
-/// their indexes and TOAST tables with their indexes (all held to the end of the transaction).
+/// their indexes and TOAST tables with their indexes (all held to the end of the transaction);
+/// and max_locks_per_transaction.
 const LOCKS_NEEDED_SQL: &str = "
 WITH RECURSIVE rels(oid) AS (
   SELECT pg_catalog.unnest($1::pg_catalog.oid[])
@@ -182,15 +183,15 @@ SELECT (SELECT pg_catalog.count(*) FROM rels)
                              WHERE x.indrelid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM rels))
      OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) OPERATOR(pg_catalog.*) 2 FROM pg_catalog.pg_class c
                              WHERE c.oid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM rels)
-                               AND c.reltoastrelid OPERATOR(pg_catalog.<>) 0)";
+                               AND c.reltoastrelid OPERATOR(pg_catalog.<>) 0),
+       pg_catalog.current_setting('max_locks_per_transaction')::pg_catalog.int8";
 
 /// The shared lock table's size and use: max_locks_per_transaction times (MaxBackends plus
 /// max_prepared_transactions), MaxBackends being max_connections, autovacuum_max_workers, one,
 /// max_worker_processes and max_wal_senders added up (PostgreSQL 15, lock.c and postinit.c);
 /// the locks in it now are those pg_locks shows outside the per-backend fast path.
 const LOCK_TABLE_SQL: &str = "
-SELECT pg_catalog.current_setting('max_locks_per_transaction')::pg_catalog.int8,
-       (pg_catalog.current_setting('max_connections')::pg_catalog.int8
+SELECT (pg_catalog.current_setting('max_connections')::pg_catalog.int8
         OPERATOR(pg_catalog.+) pg_catalog.current_setting('autovacuum_max_workers')::pg_catalog.int8 OPERATOR(pg_catalog.+) 1
         OPERATOR(pg_catalog.+) pg_catalog.current_setting('max_worker_processes')::pg_catalog.int8
         OPERATOR(pg_catalog.+) pg_catalog.current_setting('max_wal_senders')::pg_catalog.int8
@@ -201,22 +202,22 @@ SELECT pg_catalog.current_setting('max_locks_per_transaction')::pg_catalog.int8,
 /// fit in the lock table: PostgreSQL would stop it midway with "out of shared memory".
 pub fn check_lock_table(oids: &[pg_sys::Oid]) -> Result<(), ExportError> {
     let ids: Vec<pg_sys::Oid> = oids.to_vec();
-    let needed = Spi::connect(|client| {
+    Spi::connect(|client| {
         let rows = client.select(LOCKS_NEEDED_SQL, Some(1), &[ids.into()])?;
-        Ok::<_, pgrx::spi::SpiError>(rows.first().get::<i64>(1)?.unwrap_or(0))
-    })?;
-    let (max_locks, slots, in_use) = Spi::connect(|client| {
+        let row = rows.first();
+        let (needed, max_locks) = (row.get::<i64>(1)?.unwrap_or(0), row.get::<i64>(2)?.unwrap_or(64));
+        // Within one backend's share there is nothing to check, and pg_locks (which briefly
+        // locks every partition of the lock table) is not read.
+        if needed <= max_locks {
+            return Ok(Ok(()));
+        }
         let rows = client.select(LOCK_TABLE_SQL, Some(1), &[])?;
         let row = rows.first();
-        Ok::<_, pgrx::spi::SpiError>((row.get::<i64>(1)?.unwrap_or(64), row.get::<i64>(2)?.unwrap_or(1), row.get::<i64>(3)?.unwrap_or(0)))
-    })?;
-    // Within one backend's share there is nothing to check.
-    if needed <= max_locks {
-        return Ok(());
-    }
-    let capacity = max_locks.saturating_mul(slots);
-    if needed > capacity.saturating_sub(in_use) {
-        return Err(ExportError::LockTableTooSmall { tables: oids.len(), needed, capacity, in_use, max_locks, slots });
-    }
-    Ok(())
+        let (slots, in_use) = (row.get::<i64>(1)?.unwrap_or(1), row.get::<i64>(2)?.unwrap_or(0));
+        let capacity = max_locks.saturating_mul(slots);
+        if needed > capacity.saturating_sub(in_use) {
+            return Ok(Err(ExportError::LockTableTooSmall { tables: oids.len(), needed, capacity, in_use, max_locks, slots }));
+        }
+        Ok::<_, pgrx::spi::SpiError>(Ok(()))
+    })?
 }

@@ -275,10 +275,12 @@ fn transient(e: &ConnectError) -> bool {
     }
 }
 
-/// The server's message and SQLSTATE, or the I/O cause of a failure to connect, in one line.
+/// The server's message, SQLSTATE and detail, or the causes of a failure without one (the I/O
+/// error of a connection), in one line.
 pub fn server_words(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
-        return format!("{} ({})", db.message(), db.code().code());
+        let detail = db.detail().map(|d| format!("; {d}")).unwrap_or_default();
+        return format!("{} ({}){detail}", db.message(), db.code().code());
     }
     let mut words = e.to_string();
     let mut source = std::error::Error::source(e);

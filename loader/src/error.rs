@@ -77,18 +77,10 @@ impl LoadError {
     }
 }
 
-/// The server's message and SQLSTATE where there is one.
+/// The server's message and SQLSTATE (and detail) where there is one, else the causes: the
+/// wording connection failures use too.
 pub fn describe(err: &postgres::Error) -> String {
-    match err.as_db_error() {
-        Some(db) => {
-            let mut s = format!("{} ({})", db.message(), db.code().code());
-            if let Some(d) = db.detail() {
-                s.push_str(&format!("; {d}"));
-            }
-            s
-        }
-        None => err.to_string(),
-    }
+    pg2redshift_loader::connection::server_words(err)
 }
 
 #[cfg(test)]

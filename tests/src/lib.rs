@@ -33,6 +33,11 @@ pub fn url_parts(url: &str) -> Target {
     Target::parse(url, &Options::default()).unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
+/// A process's stdout and stderr, for assertions and failure messages.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
 /// The server's message and SQLSTATE where there is one (Display says only "db error").
 pub fn describe(err: &postgres::Error) -> String {
     match err.as_db_error() {

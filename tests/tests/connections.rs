@@ -7,11 +7,9 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use e2e::output_text as text;
 use e2e::{Emulator, Options, Target, describe, export_database, fresh_target, loader, stack_setting, unique_prefix, url_parts, wait_for};
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 fn status_with(args: &[&str]) -> Output {
     loader().args(args).arg("status").output().expect("run redshift-load")

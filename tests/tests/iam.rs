@@ -4,14 +4,12 @@
 //! the user name exactly as returned, and reports refusals in one line with exit code 7.
 //! https://docs.aws.amazon.com/redshift/latest/mgmt/generating-iam-credentials-overview.html
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
+use e2e::output_text as text;
 use e2e::{Emulator, describe, export_database, fresh_target, loader, redshift, stack_setting, unique_prefix, wait_for};
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 /// The loader with IAM credentials from the stack's stand-in (the URL's user and password are
 /// not used).

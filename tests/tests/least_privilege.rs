@@ -3,8 +3,8 @@
 //! it was given, and with a signing key only bundles signed with it. Every escape is refused
 //! with its SQLSTATE (or exit code 3) and changes nothing in S3 or in Redshift.
 
-use std::process::Output;
 
+use e2e::output_text as text;
 use e2e::{S3, connect, describe, export, export_database, expect_sqlstate, fresh_target, loader, redshift, source_database_url, unique_prefix};
 
 /// The stack's S3 server, for destinations (a destination names its own endpoint).
@@ -15,9 +15,6 @@ fn url_as(database: &str, role: &str) -> String {
     source_database_url(database).replacen("postgres@", &format!("{role}@"), 1)
 }
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 fn count(db: &mut postgres::Client, sql: &str) -> i64 {
     db.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).get(0)

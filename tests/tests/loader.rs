@@ -8,15 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use e2e::output_text as text;
 use e2e::{S3, describe, export_database, fresh_target, loader, redshift, stack_setting, unique_prefix};
 
 fn load(args: &[&str]) -> Output {
     loader().arg("load").args(args).output().expect("run redshift-load")
 }
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 fn must_load(url: &str) -> String {
     let out = load(&[url]);
