@@ -7,8 +7,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::FORMAT_VERSION;
+use crate::document::DocumentRef;
 use crate::redshift::{RedshiftType, TableDef};
+use crate::READ_VERSIONS;
 
 /// What the bundle holds. Only full snapshots exist so far; incremental and change-data-capture
 /// kinds will follow, and a loader must refuse a kind it does not know.
@@ -141,7 +142,8 @@ pub struct Changes {
     pub total: u64,
 }
 
-/// A sibling table of the same export (same snapshot, same export id).
+/// One table of an export (same snapshot, same export id): an entry of export.json's list
+/// (format 1: of every bundle.json's `export`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportMember {
     pub schema: String,
@@ -160,8 +162,14 @@ pub struct Bundle {
     /// `pg2redshift <version>` of the extension that wrote the bundle.
     pub producer: String,
     pub source: Source,
-    /// Every table of this export, this one included; the loader swaps them together.
+    /// Format 1 only: every table of this export, this one included. Format 2 lists them once,
+    /// in the export document.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub export: Vec<ExportMember>,
+    /// Format 2: the export document that lists every table of this export (the loader swaps
+    /// them together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_document: Option<DocumentRef>,
     /// The Redshift table to create and load.
     pub table: TableDef,
     /// `table` as SQL, for people reading the bundle.
@@ -176,31 +184,57 @@ pub struct Bundle {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    #[error("bundle.json is not valid JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("bundle.json has format version {found}; this program reads version {FORMAT_VERSION}")]
-    UnknownVersion { found: u64 },
-    #[error("bundle.json has kind {0:?}, which this program does not know")]
-    UnknownKind(String),
+    #[error("{file} is not valid JSON: {source}")]
+    Json {
+        file: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{file} has format version {found}; this program reads {}", versions(reads))]
+    UnknownVersion { file: &'static str, found: u64, reads: &'static [u32] },
+    #[error("{file} has kind {kind:?}, which this program does not know")]
+    UnknownKind { file: &'static str, kind: String },
+    #[error("bundle.json of format version {version} {problem}")]
+    Shape { version: u32, problem: &'static str },
+}
+
+fn versions(reads: &[u32]) -> String {
+    let list: Vec<String> = reads.iter().map(u32::to_string).collect();
+    if list.len() == 1 { format!("version {}", list[0]) } else { format!("versions {}", list.join(" and ")) }
+}
+
+/// Reads only `format_version` and `kind`, and refuses what this code does not know, before
+/// anything else of the document is looked at.
+pub(crate) fn check_header(text: &str, file: &'static str, reads: &'static [u32]) -> Result<u32, BundleError> {
+    #[derive(Deserialize)]
+    struct Header {
+        format_version: u64,
+        kind: String,
+    }
+    let header: Header = serde_json::from_str(text).map_err(|source| BundleError::Json { file, source })?;
+    let Some(version) = reads.iter().copied().find(|v| u64::from(*v) == header.format_version) else {
+        return Err(BundleError::UnknownVersion { file, found: header.format_version, reads });
+    };
+    if serde_json::from_value::<BundleKind>(serde_json::Value::String(header.kind.clone())).is_err() {
+        return Err(BundleError::UnknownKind { file, kind: header.kind });
+    }
+    Ok(version)
 }
 
 impl Bundle {
-    /// Parses bundle.json, refusing a format version or kind this code does not know before
-    /// looking at the rest.
+    /// Parses bundle.json of any version this code reads, refusing a format version or kind it
+    /// does not know before looking at the rest, and a document of the wrong shape for its
+    /// version (format 1 lists its export, format 2 names its export document).
     pub fn from_json(text: &str) -> Result<Bundle, BundleError> {
-        #[derive(Deserialize)]
-        struct Header {
-            format_version: u64,
-            kind: String,
+        let version = check_header(text, "bundle.json", &READ_VERSIONS)?;
+        let bundle: Bundle = serde_json::from_str(text).map_err(|source| BundleError::Json { file: "bundle.json", source })?;
+        match (version, &bundle.export_document, bundle.export.is_empty()) {
+            (1, Some(_), _) => Err(BundleError::Shape { version, problem: "names an export document" }),
+            (1, None, true) => Err(BundleError::Shape { version, problem: "lists no table" }),
+            (2, None, _) => Err(BundleError::Shape { version, problem: "names no export document" }),
+            (2, Some(_), false) => Err(BundleError::Shape { version, problem: "lists tables itself" }),
+            _ => Ok(bundle),
         }
-        let header: Header = serde_json::from_str(text)?;
-        if header.format_version != u64::from(FORMAT_VERSION) {
-            return Err(BundleError::UnknownVersion { found: header.format_version });
-        }
-        if serde_json::from_value::<BundleKind>(serde_json::Value::String(header.kind.clone())).is_err() {
-            return Err(BundleError::UnknownKind(header.kind));
-        }
-        Ok(serde_json::from_str(text)?)
     }
 
     pub fn to_json(&self) -> Result<String, serde_json::Error> {

@@ -4,9 +4,12 @@
 //! manifest and data files lie in its own folder of its own bucket, and the sizes it declares
 //! are the ones its manifest declares (the loader then compares them with S3's).
 
-use crate::layout::BundleLocation;
+use std::collections::HashSet;
+
+use crate::document::{DocumentRef, ExportDocument, sha256_hex};
+use crate::layout::{BundleLocation, document_key};
 use crate::manifest::Manifest;
-use crate::{BUNDLE_FILE, Bundle, MANIFEST_FILE};
+use crate::{BUNDLE_FILE, Bundle, EXPORT_FILE, MANIFEST_FILE};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IntegrityError {
@@ -22,6 +25,12 @@ pub enum IntegrityError {
     Totals { field: &'static str },
     #[error("its export lists {key}, which is not a bundle of export {export_id} under the same prefix")]
     Sibling { key: String, export_id: String },
+    #[error("its export document is {found}, not {expected}, the one of its own export")]
+    DocumentKey { found: String, expected: String },
+    #[error("its export document {key} is not the one it names: {what}")]
+    Document { key: String, what: String },
+    #[error("its export document lists {key} as {table}, which is not where that table's bundle of export {export_id} belongs")]
+    Member { key: String, table: String, export_id: String },
     #[error("its manifest lists {found} file(s) where the bundle lists {expected}")]
     ManifestCount { found: usize, expected: usize },
     #[error("its manifest lists {url}, which is not the bundle's file s3://{bucket}/{key}")]
@@ -70,8 +79,14 @@ pub fn check_bundle(key: &str, bundle: &Bundle) -> Result<String, IntegrityError
     if t.compressed_bytes != bundle.files.iter().map(|f| f.compressed_bytes).sum::<u64>() {
         return Err(IntegrityError::Totals { field: "compressed_bytes" });
     }
-    // Siblings: bundles of the same export under the same prefix.
     let prefix = &folder[..folder.len() - own.len()];
+    if let Some(doc) = &bundle.export_document {
+        let expected = document_key(prefix, &bundle.source.database, &bundle.export_id);
+        if doc.key != expected {
+            return Err(IntegrityError::DocumentKey { found: doc.key.clone(), expected });
+        }
+    }
+    // Format 1's siblings: bundles of the same export under the same prefix.
     let sibling_end = format!("/{}/{BUNDLE_FILE}", crate::layout::escape_key_component(&bundle.export_id));
     for m in &bundle.export {
         if !(m.bundle_key.starts_with(prefix) && m.bundle_key.ends_with(&sibling_end)) {
@@ -79,6 +94,45 @@ pub fn check_bundle(key: &str, bundle: &Bundle) -> Result<String, IntegrityError
         }
     }
     Ok(folder.to_string())
+}
+
+/// Checks an export document read from `reference.key` against the reference a bundle.json
+/// made (its bytes' SHA-256, its table count), and every table it lists against the layout: each
+/// bundle key is exactly where that table's bundle of this export lies under the same prefix,
+/// and none is listed twice. Then a signed bundle vouches for the whole list.
+pub fn check_document(reference: &DocumentRef, bytes: &[u8], doc: &ExportDocument) -> Result<(), IntegrityError> {
+    let wrong = |what: String| IntegrityError::Document { key: reference.key.clone(), what };
+    let found = sha256_hex(bytes);
+    if found != reference.sha256 {
+        return Err(wrong(format!("its SHA-256 is {found}, not {}", reference.sha256)));
+    }
+    if doc.tables.len() as u64 != reference.tables {
+        return Err(wrong(format!("it lists {} table(s), not {}", doc.tables.len(), reference.tables)));
+    }
+    let own = document_key("", &doc.database, &doc.export_id);
+    let Some(prefix) = reference.key.strip_suffix(&own).filter(|p| p.is_empty() || p.ends_with('/')) else {
+        return Err(wrong(format!("it is the document of export {} of database {}", doc.export_id, doc.database)));
+    };
+    debug_assert!(own.ends_with(EXPORT_FILE));
+    let mut seen = HashSet::with_capacity(doc.tables.len());
+    for m in &doc.tables {
+        let location = BundleLocation {
+            bucket: String::new(),
+            prefix: prefix.trim_end_matches('/').to_string(),
+            database: doc.database.clone(),
+            schema: m.schema.clone(),
+            table: m.table.clone(),
+            export_id: doc.export_id.clone(),
+        };
+        if m.bundle_key != location.bundle_key() || !seen.insert(m.bundle_key.as_str()) {
+            return Err(IntegrityError::Member {
+                key: m.bundle_key.clone(),
+                table: format!("{}.{}", m.schema, m.table),
+                export_id: doc.export_id.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks the manifest the bundle's COPY will read: exactly the bundle's files, in its bucket,

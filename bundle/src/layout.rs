@@ -1,9 +1,10 @@
 //! S3 key layout of a bundle:
-//! `PREFIX/<db>/<schema>.<table>/<export_id>/{part-NNNNN.csv.gz, manifest.json, bundle.json}`.
+//! `PREFIX/<db>/<schema>.<table>/<export_id>/{part-NNNNN.csv.gz, manifest.json, bundle.json}`,
+//! and once per export `PREFIX/<db>/_exports/<export_id>/export.json`.
 
 use std::fmt::Write;
 
-use crate::{BUNDLE_FILE, MANIFEST_FILE};
+use crate::{BUNDLE_FILE, EXPORT_FILE, EXPORTS_FOLDER, MANIFEST_FILE};
 
 /// Where one table of one export lives in S3.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,10 +55,20 @@ impl BundleLocation {
         format!("{}{BUNDLE_FILE}", self.folder_key())
     }
 
+    /// The export document of this table's export, shared by every table of it.
+    pub fn document_key(&self) -> String {
+        document_key(&self.prefix, &self.database, &self.export_id)
+    }
+
     /// `s3://bucket/key` form, as Redshift's COPY and manifests want it.
     pub fn url(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
+}
+
+/// `PREFIX/<database>/_exports/<export_id>/export.json`.
+pub fn document_key(prefix: &str, database: &str, export_id: &str) -> String {
+    format!("{}{EXPORTS_FOLDER}/{}/{EXPORT_FILE}", database_folder_key(prefix, database), escape_key_component(export_id))
 }
 
 /// The folder (ending in `/`) under which every export of `database` lives.
@@ -65,6 +76,46 @@ pub fn database_folder_key(prefix: &str, database: &str) -> String {
     let prefix = prefix.trim_matches('/');
     let database = escape_key_component(database);
     if prefix.is_empty() { format!("{database}/") } else { format!("{prefix}/{database}/") }
+}
+
+/// What a listed key says about the export it belongs to, without reading it: `watch` decides
+/// from a listing which exports are new. `database_folder` ends in `/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListedKey<'a> {
+    /// `…/<database>/<schema>.<table>/<export_id>/bundle.json`: one table committed.
+    Bundle { database_folder: &'a str, export_id: &'a str },
+    /// `…/<database>/_exports/<export_id>/export.json`: the export's document.
+    Document { database_folder: &'a str, export_id: &'a str },
+}
+
+impl<'a> ListedKey<'a> {
+    pub fn parse(key: &'a str) -> Option<ListedKey<'a>> {
+        let mut parts = key.rsplitn(4, '/');
+        let (name, export_id, folder) = (parts.next()?, parts.next()?, parts.next()?);
+        let database_folder = &key[..key.len() - name.len() - export_id.len() - folder.len() - 2];
+        if export_id.is_empty() || database_folder.is_empty() {
+            return None;
+        }
+        match name {
+            BUNDLE_FILE if folder.contains('.') => Some(ListedKey::Bundle { database_folder, export_id }),
+            EXPORT_FILE if folder == EXPORTS_FOLDER => Some(ListedKey::Document { database_folder, export_id }),
+            _ => None,
+        }
+    }
+
+    /// The export: (database folder, export id).
+    pub fn export(&self) -> (&'a str, &'a str) {
+        match *self {
+            ListedKey::Bundle { database_folder, export_id } | ListedKey::Document { database_folder, export_id } => {
+                (database_folder, export_id)
+            }
+        }
+    }
+}
+
+/// The export document's key, from the database folder (ending in `/`) and the escaped id.
+pub fn listed_document_key(database_folder: &str, export_id: &str) -> String {
+    format!("{database_folder}{EXPORTS_FOLDER}/{export_id}/{EXPORT_FILE}")
 }
 
 /// Why a key prefix was refused.
@@ -179,10 +230,34 @@ mod tests {
         );
         assert!(loc.manifest_key().ends_with("/manifest.json"));
         assert!(loc.bundle_key().ends_with("/bundle.json"));
+        assert_eq!(loc.document_key(), "exports/app/_exports/20261122T003000Z-1a2b/export.json");
         assert_eq!(
             loc.url(&loc.bundle_key()),
             "s3://b/exports/app/analytics.action/20261122T003000Z-1a2b/bundle.json"
         );
+    }
+
+    #[test]
+    fn listed_keys_name_their_export() {
+        let loc = location("exports", "analytics", "action");
+        let bundle_key = loc.bundle_key();
+        let document_key = loc.document_key();
+        let expected = ("exports/app/", "20261122T003000Z-1a2b");
+        assert_eq!(ListedKey::parse(&bundle_key).map(|k| k.export()), Some(expected));
+        assert!(matches!(ListedKey::parse(&document_key), Some(ListedKey::Document { .. })));
+        assert_eq!(ListedKey::parse(&document_key).map(|k| k.export()), Some(expected));
+        assert_eq!(listed_document_key(expected.0, expected.1), document_key);
+        let bare = location("", "s", "t");
+        assert_eq!(ListedKey::parse(&bare.bundle_key()).map(|k| k.export()), Some(("app/", "20261122T003000Z-1a2b")));
+        for other in [
+            loc.manifest_key(),
+            "exports/app/_exports/x/bundle.json".to_string(),
+            "exports/app/s.t/x/export.json".to_string(),
+            "s.t/x/bundle.json".to_string(),
+            "bundle.json".to_string(),
+        ] {
+            assert_eq!(ListedKey::parse(&other), None, "{other}");
+        }
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! What an export commits, built from what it planned and what it uploaded: each table's
-//! manifest.json and bundle.json, and the check that no two tables of one export would land in
+//! manifest.json and bundle.json, the export's one export.json, and the check that no two tables of one export would land in
 //! the same Redshift table. No I/O here; the extension writes the results.
 
 use std::collections::{BTreeMap, HashMap};
 
 use pg2redshift_bundle::{
-    Bundle, BundleKind, BundleLocation, Changes, ColumnInfo, DataFile, Encoding, ExportMember, FORMAT_VERSION,
-    Manifest, OnUnrepresentable, Source, Totals, quote_ident, quote_qualified,
+    Bundle, BundleKind, BundleLocation, Changes, ColumnInfo, DataFile, DocumentRef, Encoding, ExportDocument, ExportMember,
+    FORMAT_VERSION, Manifest, OnUnrepresentable, Source, Totals, quote_ident, quote_qualified,
 };
 
 use crate::table::TablePlan;
@@ -44,12 +44,21 @@ pub struct TableOutput {
     pub changes: BTreeMap<String, u64>,
 }
 
-/// The members list every bundle.json of the export carries.
-pub fn members(tables: &[TableSource<'_>]) -> Vec<ExportMember> {
-    tables
-        .iter()
-        .map(|t| ExportMember { schema: t.schema.to_string(), table: t.name.to_string(), bundle_key: t.location.bundle_key() })
-        .collect()
+/// The export document: every table of the export, listed once.
+pub fn document(head: &ExportHead, tables: &[TableSource<'_>]) -> ExportDocument {
+    ExportDocument {
+        format_version: FORMAT_VERSION,
+        kind: BundleKind::Full,
+        export_id: head.export_id.clone(),
+        exported_at: head.exported_at.clone(),
+        producer: head.producer.clone(),
+        database: head.database.clone(),
+        snapshot: head.snapshot.clone(),
+        tables: tables
+            .iter()
+            .map(|t| ExportMember { schema: t.schema.to_string(), table: t.name.to_string(), bundle_key: t.location.bundle_key() })
+            .collect(),
+    }
 }
 
 /// The COPY manifest of one table: every file mandatory, with its compressed size.
@@ -59,8 +68,8 @@ pub fn manifest(table: &TableSource<'_>, output: &TableOutput) -> Manifest {
     Manifest::of_files(urls.iter().map(|(url, size)| (url.as_str(), *size)))
 }
 
-/// The bundle.json of one table.
-pub fn bundle(head: &ExportHead, table: &TableSource<'_>, output: &TableOutput, members: &[ExportMember]) -> Bundle {
+/// The bundle.json of one table, naming the export document by `document` (its key and hash).
+pub fn bundle(head: &ExportHead, table: &TableSource<'_>, output: &TableOutput, document: &DocumentRef) -> Bundle {
     let files = output.files.clone();
     let totals = Totals {
         rows: files.iter().map(|f| f.rows).sum(),
@@ -94,7 +103,8 @@ pub fn bundle(head: &ExportHead, table: &TableSource<'_>, output: &TableOutput, 
             relkind: table.relkind.to_string(),
             snapshot: head.snapshot.clone(),
         },
-        export: members.to_vec(),
+        export: Vec::new(),
+        export_document: Some(document.clone()),
         table: table.plan.table.clone(),
         create_table_sql: table.plan.table.create_table_sql(),
         columns,
@@ -206,11 +216,16 @@ mod tests {
             ],
             changes: BTreeMap::from([("body".to_string(), 2)]),
         };
-        let members = members(&[table]);
-        let b = bundle(&head(), &table, &output, &members);
+        let doc = document(&head(), &[table]);
+        let doc_bytes = doc.to_json().expect("serialise");
+        let reference = ExportDocument::reference(&loc.document_key(), doc_bytes.as_bytes(), doc.tables.len());
+        let b = bundle(&head(), &table, &output, &reference);
         assert_eq!((b.totals.rows, b.totals.files, b.totals.raw_bytes, b.totals.compressed_bytes), (5, 2, 50, 18));
         assert_eq!((b.changes.total, b.changes.policy), (2, OnUnrepresentable::Null));
-        assert_eq!(b.export, members);
+        assert_eq!(doc.tables[0].bundle_key, loc.bundle_key());
+        assert_eq!(b.export_document.as_ref(), Some(&reference));
+        pg2redshift_bundle::integrity::check_document(&reference, doc_bytes.as_bytes(), &doc).expect("a valid document");
+        pg2redshift_bundle::integrity::check_bundle(&loc.bundle_key(), &b).expect("a valid bundle");
         assert_eq!(b.manifest_key, loc.manifest_key());
         assert_eq!(b.columns.iter().map(|c| (c.name.as_str(), c.nullable)).collect::<Vec<_>>(), [("id", false), ("body", true)]);
         // What it serialises to is what the loader reads back.

@@ -6,9 +6,12 @@
 //! last and is the commit marker. Only what is older than a given age is a leftover (a younger
 //! folder may belong to an export still running), and only folders that hold nothing but the
 //! files an export writes (`part-NNNNN.csv.gz`, `manifest.json`, `signature.json`), so that foreign objects under
-//! the same prefix are never touched.
+//! the same prefix are never touched. An export document (`_exports/<id>/export.json`) is a
+//! leftover when it is old and no table of its export has a bundle.json.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+
+use pg2redshift_bundle::{BUNDLE_FILE, EXPORT_FILE, EXPORTS_FOLDER};
 
 /// An object as listed under the prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,14 +79,32 @@ pub fn leftovers(objects: &[Object], uploads: &[Upload], cutoff_us: i64) -> Vec<
     let mut out: Vec<Leftover> =
         uploads.iter().filter(|u| u.initiated_us < cutoff_us).cloned().map(Leftover::Upload).collect();
     let mut folders: BTreeMap<&str, Vec<&Object>> = BTreeMap::new();
+    // (database folder, export id) of every export with at least one committed table.
+    let mut committed: HashSet<(&str, &str)> = HashSet::new();
     for object in objects {
-        let folder = object.key.rsplit_once('/').map_or("", |(folder, _)| folder);
+        let (folder, name) = object.key.rsplit_once('/').unwrap_or(("", &object.key));
         folders.entry(folder).or_default().push(object);
+        if name == BUNDLE_FILE
+            && let Some((table_folder, id)) = folder.rsplit_once('/')
+            && let Some((database_folder, _)) = table_folder.rsplit_once('/')
+        {
+            committed.insert((database_folder, id));
+        }
     }
-    for (_, files) in folders {
+    for (folder, files) in folders {
         let name = |o: &Object| o.key.rsplit_once('/').map_or(o.key.clone(), |(_, n)| n.to_string());
-        let ours = files.iter().all(|o| is_export_file(&name(o)));
         let old = files.iter().all(|o| o.modified_us < cutoff_us);
+        let document_of = folder.rsplit_once('/').and_then(|(rest, id)| {
+            rest.strip_suffix(EXPORTS_FOLDER).and_then(|d| d.strip_suffix('/')).map(|database_folder| (database_folder, id))
+        });
+        if let Some(export) = document_of {
+            let only_document = files.iter().all(|o| name(o) == EXPORT_FILE);
+            if only_document && old && !committed.contains(&export) {
+                out.extend(files.into_iter().cloned().map(Leftover::Object));
+            }
+            continue;
+        }
+        let ours = files.iter().all(|o| is_export_file(&name(o)));
         if ours && old {
             out.extend(files.into_iter().cloned().map(Leftover::Object));
         }
@@ -116,6 +137,13 @@ mod tests {
             object("p/app/s.t/4/part-00000.csv.gz", 10),
             object("p/app/s.t/4/notes.txt", 10),
             object("p/readme.txt", 10),
+            // Export documents: of a committed export (kept), of one that committed nothing
+            // (removed), new (kept), beside a foreign object (kept).
+            object("p/app/_exports/1/export.json", 10),
+            object("p/app/_exports/2/export.json", 10),
+            object("p/app/_exports/3/export.json", 500),
+            object("p/app/_exports/4/export.json", 10),
+            object("p/app/_exports/4/notes.txt", 10),
         ];
         let uploads = [
             Upload { key: "p/app/s.t/5/part-00000.csv.gz".into(), upload_id: "u1".into(), initiated_us: 10 },
@@ -127,6 +155,7 @@ mod tests {
             keys,
             [
                 ("multipart upload", "p/app/s.t/5/part-00000.csv.gz"),
+                ("uncommitted object", "p/app/_exports/2/export.json"),
                 ("uncommitted object", "p/app/s.t/2/part-00000.csv.gz"),
                 ("uncommitted object", "p/app/s.t/2/part-00001.csv.gz"),
             ]

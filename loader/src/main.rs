@@ -2,6 +2,7 @@
 //! export's tables in within one transaction. See the README for commands and exit codes.
 
 mod error;
+mod exports;
 mod report;
 mod scope;
 mod sql;
@@ -21,6 +22,7 @@ use pg2redshift_loader::iam::{IamCredentials, Source};
 use error::LoadError;
 use report::Reporter;
 use sql::CopyAuth;
+use exports::resolve;
 use store::{Committed, Store, split_url};
 use swap::Done;
 
@@ -263,49 +265,6 @@ fn connect(target: &Target, report: &Reporter) -> Result<postgres::Client, LoadE
     Ok(target.connect(|e, wait| report.line("retry", &format!("{e}; trying again in {}s", wait.as_secs())))?)
 }
 
-/// The export a URL names: a bundle.json, or the one (or, with `latest`, the newest) export
-/// under a prefix.
-fn resolve(store: &Store, url: &str, latest: bool) -> Result<Vec<Committed>, LoadError> {
-    let (bucket, key) = split_url(url)?;
-    if key.ends_with("/bundle.json") {
-        return store.export_of(store.committed(&bucket, &key)?);
-    }
-    // A prefix's refused exports are not candidates; naming one bundle.json gives its reason.
-    let mut exports: Vec<Vec<Committed>> = exports_under(store, &bucket, &key)?.into_iter().filter_map(Result::ok).collect();
-    match (exports.len(), latest) {
-        (0, _) => Err(LoadError::Refused(format!("no committed export (bundle.json) under {url}"))),
-        (1, _) | (_, true) => Ok(exports.pop().unwrap_or_default()),
-        (n, false) => Err(LoadError::Usage(format!(
-            "{n} exports under {url}: name one bundle.json, or pass --latest for the newest"
-        ))),
-    }
-}
-
-/// Every committed export under a prefix, oldest first, each with all its tables; an export
-/// this loader refuses (a bad bundle, a missing sibling, a bad signature) is there as its
-/// refusal, first, so that one forged bundle cannot stop the others from loading.
-fn exports_under(store: &Store, bucket: &str, prefix: &str) -> Result<Vec<Result<Vec<Committed>, LoadError>>, LoadError> {
-    let mut by_id: std::collections::BTreeMap<(String, String), Committed> = Default::default();
-    let mut out = Vec::new();
-    for key in store.bundle_keys(bucket, prefix)? {
-        match store.committed(bucket, &key) {
-            Ok(c) => {
-                by_id.entry((c.bundle.exported_at.clone(), c.bundle.export_id.clone())).or_insert(c);
-            }
-            Err(e @ LoadError::Refused(_)) => out.push(Err(e)),
-            Err(e) => return Err(e),
-        }
-    }
-    for first in by_id.into_values() {
-        match store.export_of(first) {
-            Ok(export) => out.push(Ok(export)),
-            Err(e @ LoadError::Refused(_)) => out.push(Err(e)),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(out)
-}
-
 fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
     match &cli.command {
         Command::FormatVersion => {
@@ -422,7 +381,9 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
                 // that restarted, or a connection lost mid-load, costs one pass at most.
                 let result = (|| {
                     let mut db = connect(&target, report)?;
-                    for export in exports_under(&store, &bucket, &key)? {
+                    let loaded = state::loaded_exports(&mut db)?;
+                    for export in exports::pending(&store, &bucket, &key, &loaded)? {
+                        let export = export.and_then(|c| c.read(&store, &bucket));
                         match export.and_then(|export| load_one(&mut db, &export, &auth, *drop_missing, cli, report)) {
                             // Refused (older than what is loaded, forged, outside --schemas):
                             // skipped, never loaded, and the others still load.

@@ -2,9 +2,12 @@
 //! load's own transaction, so it is true exactly when the swap committed. A second loader waits
 //! on the lock of this table, then sees the first one's rows.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
+
 use postgres::GenericClient;
 
 use crate::error::LoadError;
+use crate::sql::quote_literal;
 
 /// The schema of the load history, which no bundle may load into.
 pub const SCHEMA: &str = "pg2redshift_loader";
@@ -26,18 +29,52 @@ CREATE TABLE IF NOT EXISTS pg2redshift_loader.loads (
 
 pub const LOCK: &str = "LOCK pg2redshift_loader.loads";
 
-/// The export last loaded into `schema.table`: (export_id, exported_at). Exports are ordered by
-/// their snapshot time (`exported_at`, fixed-width RFC 3339 with microseconds, so text order is
-/// time order): loads never go backwards, so the newest export is the one in place.
-pub fn last_loaded(db: &mut impl GenericClient, schema: &str, table: &str) -> Result<Option<(String, String)>, LoadError> {
+/// Every export id in the load history (empty before the first load): `watch` reads no
+/// export whose id is here.
+pub fn loaded_exports(db: &mut postgres::Client) -> Result<HashSet<String>, LoadError> {
+    if !history_exists(db)? {
+        return Ok(HashSet::new());
+    }
+    let rows = db
+        .query("SELECT DISTINCT export_id FROM pg2redshift_loader.loads", &[])
+        .map_err(|e| LoadError::target_sql("reading the load history", e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The newest export loaded into each of `tables` (schema, table) that has one: (export_id,
+/// exported_at), in one query however many tables. Exports are ordered by their snapshot time
+/// (`exported_at`, fixed-width RFC 3339 with microseconds, so text order is time order): loads
+/// never go backwards, so the newest export is the one in place.
+pub fn last_loaded_all(db: &mut impl GenericClient, tables: &[(&str, &str)]) -> Result<HashMap<(String, String), (String, String)>, LoadError> {
+    let wanted: HashSet<(&str, &str)> = tables.iter().copied().collect();
+    let schemas: BTreeSet<&str> = tables.iter().map(|t| t.0).collect();
+    if schemas.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let list: Vec<String> = schemas.iter().map(|s| quote_literal(s)).collect();
     let rows = db
         .query(
-            "SELECT export_id, exported_at FROM pg2redshift_loader.loads \
-             WHERE target_schema = $1 AND target_table = $2 ORDER BY exported_at DESC LIMIT 1",
-            &[&schema, &table],
+            &format!(
+                "SELECT l.target_schema, l.target_table, l.export_id, l.exported_at FROM pg2redshift_loader.loads l \
+                 WHERE l.target_schema IN ({}) AND l.exported_at = (SELECT max(x.exported_at) FROM pg2redshift_loader.loads x \
+                 WHERE x.target_schema = l.target_schema AND x.target_table = l.target_table)",
+                list.join(", ")
+            ),
+            &[],
         )
         .map_err(|e| LoadError::target_sql("reading the load history", e))?;
-    Ok(rows.first().map(|r| (r.get(0), r.get(1))))
+    Ok(rows
+        .iter()
+        .map(|r| ((r.get::<_, String>(0), r.get::<_, String>(1)), (r.get::<_, String>(2), r.get::<_, String>(3))))
+        .filter(|((s, t), _)| wanted.contains(&(s.as_str(), t.as_str())))
+        .collect())
+}
+
+fn history_exists(db: &mut impl GenericClient) -> Result<bool, LoadError> {
+    let row = db
+        .query_one("SELECT count(*) FROM pg_tables WHERE schemaname = 'pg2redshift_loader' AND tablename = 'loads'", &[])
+        .map_err(|e| LoadError::target_sql("reading the load history", e))?;
+    Ok(row.get::<_, i64>(0) > 0)
 }
 
 #[derive(Debug, Clone)]
@@ -54,10 +91,7 @@ pub struct LoadRow {
 
 /// The newest load of every table.
 pub fn status(db: &mut postgres::Client) -> Result<Vec<LoadRow>, LoadError> {
-    let exists = db
-        .query_one("SELECT count(*) FROM pg_tables WHERE schemaname = 'pg2redshift_loader' AND tablename = 'loads'", &[])
-        .map_err(|e| LoadError::target_sql("reading the load history", e))?;
-    if exists.get::<_, i64>(0) == 0 {
+    if !history_exists(db)? {
         return Ok(Vec::new());
     }
     let rows = db

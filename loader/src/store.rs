@@ -1,9 +1,13 @@
-//! Reading committed exports from S3: a bundle.json is the commit marker of one table's export,
-//! and lists its siblings (the other tables of the same export).
+//! Reading committed exports from S3: a bundle.json is the commit marker of one table's export;
+//! the export's tables are listed once in its export document (format 1: in every bundle.json).
+//! A listing alone tells which exports a prefix holds ([`Store::list_exports`]), so `watch`
+//! reads only the exports it has not loaded, one table at a time.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use pg2redshift_bundle::signature::{self, SIGNATURE_FILE, SigningKey};
-use pg2redshift_bundle::{Bundle, Manifest, integrity};
+use pg2redshift_bundle::{Bundle, DocumentRef, ExportDocument, ExportMember, ListedKey, Manifest, integrity, listed_document_key};
 
 use pg2redshift_core::aws_error;
 use crate::error::LoadError;
@@ -36,6 +40,36 @@ impl Committed {
     pub fn url(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
     }
+}
+
+/// An export as a listing shows it, before any of it is read.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// `…/<database>/`.
+    pub database_folder: String,
+    pub export_id: String,
+    /// The first bundle.json of it listed.
+    pub sample: String,
+    /// How many of its bundle.json the listing holds.
+    pub bundles: usize,
+    /// Whether the listing holds its export document.
+    pub document: bool,
+}
+
+impl Listed {
+    pub fn document_key(&self) -> String {
+        listed_document_key(&self.database_folder, &self.export_id)
+    }
+}
+
+/// What lists an export's tables: its export document (format 2), checked against the bundle
+/// that named it, or the bundle.json of one of its tables (format 1).
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub export_id: String,
+    pub tables: Vec<ExportMember>,
+    /// Format 2: the reference every table's bundle.json must carry.
+    pub reference: Option<DocumentRef>,
 }
 
 impl Store {
@@ -77,22 +111,6 @@ impl Store {
                     Err(LoadError::s3(message, e))
                 }
             }
-        })
-    }
-
-    /// Every key under `prefix` that ends in `/bundle.json`.
-    pub fn bundle_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, LoadError> {
-        self.runtime.block_on(async {
-            let mut keys = Vec::new();
-            let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| {
-                    let message = format!("listing s3://{bucket}/{prefix}: {}", aws_error::describe(&e));
-                    LoadError::s3(message, e)
-                })?;
-                keys.extend(page.contents().iter().filter_map(|o| o.key()).filter(|k| k.ends_with("/bundle.json")).map(str::to_string));
-            }
-            Ok(keys)
         })
     }
 
@@ -162,37 +180,118 @@ impl Store {
         })
     }
 
+    /// Every export under `prefix`, from one listing, ordered by export id: bundle.json keys
+    /// grouped by export (database folder and id), and whether each has its export document.
+    /// Nothing is read; the memory is a few keys per export, not per table.
+    pub fn list_exports(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, LoadError> {
+        self.runtime.block_on(async {
+            let mut exports: BTreeMap<(String, String), Listed> = BTreeMap::new();
+            let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| {
+                    let message = format!("listing s3://{bucket}/{prefix}: {}", aws_error::describe(&e));
+                    LoadError::s3(message, e)
+                })?;
+                for key in page.contents().iter().filter_map(|o| o.key()) {
+                    let Some(listed) = ListedKey::parse(key) else { continue };
+                    let (folder, id) = listed.export();
+                    let entry = exports.entry((id.to_string(), folder.to_string())).or_insert_with(|| Listed {
+                        database_folder: folder.to_string(),
+                        export_id: id.to_string(),
+                        sample: String::new(),
+                        bundles: 0,
+                        document: false,
+                    });
+                    match listed {
+                        ListedKey::Bundle { .. } => {
+                            if entry.sample.is_empty() {
+                                entry.sample = key.to_string();
+                            }
+                            entry.bundles += 1;
+                        }
+                        ListedKey::Document { .. } => entry.document = true,
+                    }
+                }
+            }
+            // A document without any committed table is an export still committing (or one
+            // that never will): nothing to load yet.
+            Ok(exports.into_values().filter(|e| e.bundles > 0).collect())
+        })
+    }
+
+    /// The export document a listing holds, parsed but not yet checked against any bundle (that
+    /// happens in [`Store::export_of`]): enough to order exports and to see that one is still
+    /// committing. None when it does not exist.
+    pub fn peek_document(&self, bucket: &str, listed: &Listed) -> Result<Option<ExportDocument>, LoadError> {
+        let key = listed.document_key();
+        let Some(body) = self.get(bucket, &key)? else { return Ok(None) };
+        let text = std::str::from_utf8(&body).map_err(|_| LoadError::Refused(format!("s3://{bucket}/{key} is not UTF-8")))?;
+        let doc = ExportDocument::from_json(text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
+        Ok(Some(doc))
+    }
+
+    /// What lists the tables of the export `first` belongs to. Format 2: its export document,
+    /// which must be the one `first` names (key, SHA-256, count), list only bundles of this
+    /// export under the same prefix, and list `first`.
+    pub fn head_of(&self, first: &Committed) -> Result<Head, LoadError> {
+        let b = &first.bundle;
+        let Some(reference) = &b.export_document else {
+            return Ok(Head { export_id: b.export_id.clone(), tables: b.export.clone(), reference: None });
+        };
+        let url = format!("s3://{}/{}", first.bucket, reference.key);
+        let body = self
+            .get(&first.bucket, &reference.key)?
+            .ok_or_else(|| LoadError::Refused(format!("{}: refused: its export document {url} does not exist", first.url())))?;
+        let doc = std::str::from_utf8(&body)
+            .map_err(|_| LoadError::Refused(format!("{url} is not UTF-8")))
+            .and_then(|text| ExportDocument::from_json(text).map_err(|e| LoadError::Refused(format!("{url}: refused: {e}"))))?;
+        integrity::check_document(reference, &body, &doc).map_err(|e| LoadError::Refused(format!("{}: refused: {e}", first.url())))?;
+        if !doc.tables.iter().any(|m| m.bundle_key == first.key) {
+            return Err(LoadError::Refused(format!("{}: refused: its export document {url} does not list it", first.url())));
+        }
+        Ok(Head { export_id: doc.export_id, tables: doc.tables, reference: Some(reference.clone()) })
+    }
+
     /// Every table of the export that `first` belongs to, `first` included, in the export's
-    /// order. A sibling without bundle.json means the export is not complete: refused.
+    /// order, each checked with its objects. A table without bundle.json means the export is
+    /// still committing (or never will): refused as incomplete.
     pub fn export_of(&self, first: Committed) -> Result<Vec<Committed>, LoadError> {
-        let out = self.members_of(first)?;
-        for c in &out {
-            self.check_objects(c)?;
+        let head = self.head_of(&first)?;
+        let bucket = first.bucket.clone();
+        let mut out = Vec::with_capacity(head.tables.len());
+        let mut first = Some(first);
+        for member in &head.tables {
+            let c = match first.take_if(|f| f.key == member.bundle_key) {
+                Some(f) => f,
+                None => self.member(&bucket, member, &head)?,
+            };
+            self.check_objects(&c)?;
+            out.push(c);
+        }
+        if let Some(first) = first {
+            return Err(LoadError::Refused(format!("{}: refused: its export does not list it", first.url())));
         }
         Ok(out)
     }
 
-    fn members_of(&self, first: Committed) -> Result<Vec<Committed>, LoadError> {
-        let mut out = Vec::new();
-        for member in &first.bundle.export {
-            if member.bundle_key == first.key {
-                out.push(first.clone());
-                continue;
-            }
-            let c = self.committed(&first.bucket, &member.bundle_key)?;
-            if c.bundle.export_id != first.bundle.export_id {
+    /// One more table of an export: committed, of the same export, naming the same document.
+    fn member(&self, bucket: &str, member: &ExportMember, head: &Head) -> Result<Committed, LoadError> {
+        let c = match self.committed(bucket, &member.bundle_key) {
+            Err(LoadError::Refused(m)) if m.ends_with("(not a committed export)") => {
                 return Err(LoadError::Refused(format!(
-                    "{} belongs to export {}, not {}",
-                    c.url(),
-                    c.bundle.export_id,
-                    first.bundle.export_id
+                    "export {} is incomplete: s3://{bucket}/{} has no bundle.json yet (or its export failed)",
+                    head.export_id,
+                    member.bundle_key.trim_end_matches(pg2redshift_bundle::BUNDLE_FILE)
                 )));
             }
-            out.push(c);
+            other => other?,
+        };
+        if c.bundle.export_id != head.export_id {
+            return Err(LoadError::Refused(format!("{} belongs to export {}, not {}", c.url(), c.bundle.export_id, head.export_id)));
         }
-        if out.is_empty() {
-            out.push(first);
+        if c.bundle.export_document != head.reference {
+            return Err(LoadError::Refused(format!("{}: refused: it names another export document than its export's", c.url())));
         }
-        Ok(out)
+        Ok(c)
     }
 }

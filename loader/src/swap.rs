@@ -109,11 +109,13 @@ fn exec(tx: &mut Transaction<'_>, sql: &str, what: &str) -> Result<(), Attempt> 
 /// Whether the export is loaded already, or must be refused because a newer one is in place.
 pub fn history_check(tx: &mut Transaction<'_>, export: &[Committed]) -> Result<Option<Done>, LoadError> {
     let mut loaded = 0;
+    let tables: Vec<(&str, &str)> = export.iter().map(|c| (c.bundle.table.schema.as_str(), c.bundle.table.name.as_str())).collect();
+    let last = state::last_loaded_all(tx, &tables)?;
     for c in export {
         let t = &c.bundle.table;
-        match state::last_loaded(tx, &t.schema, &t.name)? {
-            Some((id, _)) if id == c.bundle.export_id => loaded += 1,
-            Some((id, at)) if at > c.bundle.exported_at => {
+        match last.get(&(t.schema.clone(), t.name.clone())) {
+            Some((id, _)) if *id == c.bundle.export_id => loaded += 1,
+            Some((id, at)) if *at > c.bundle.exported_at => {
                 return Err(LoadError::Refused(format!(
                     "{}.{} already holds export {id} (taken {at}), newer than {} (taken {}): refusing to load an older export over it",
                     t.schema, t.name, c.bundle.export_id, c.bundle.exported_at

@@ -333,6 +333,16 @@ impl S3 {
         pg2redshift_bundle::Bundle::from_json(&text).unwrap_or_else(|e| panic!("{url}: {e}"))
     }
 
+    /// The export document a bundle names, checked against the bundle's reference.
+    pub fn document(&self, bundle: &pg2redshift_bundle::Bundle) -> pg2redshift_bundle::ExportDocument {
+        let reference = bundle.export_document.as_ref().expect("a format 2 bundle names its export document");
+        let bytes = self.get(&reference.key);
+        let doc = pg2redshift_bundle::ExportDocument::from_json(std::str::from_utf8(&bytes).expect("UTF-8"))
+            .unwrap_or_else(|e| panic!("{}: {e}", reference.key));
+        pg2redshift_bundle::integrity::check_document(reference, &bytes, &doc).unwrap_or_else(|e| panic!("{}: {e}", reference.key));
+        doc
+    }
+
     /// The rows of a bundle, read through its manifest as COPY would, after checking that the
     /// manifest lists exactly the bundle's files with their real sizes.
     pub fn rows(&self, bundle: &pg2redshift_bundle::Bundle) -> Vec<Vec<redshift_csv::Field>> {

@@ -3,7 +3,7 @@
 //! refused or changed only under an explicit policy, and a refused export leaves nothing behind.
 
 use e2e::redshift_csv::Field;
-use e2e::{S3, describe, expect_sqlstate, export, export_database, unique_prefix};
+use e2e::{S3, describe, expect_sqlstate, export, export_database, split_url, unique_prefix};
 
 fn text(field: &Field) -> Option<&str> {
     field.as_varchar()
@@ -77,7 +77,11 @@ fn every_value_comes_back_exactly() {
     assert_eq!(bundle.totals.compressed_bytes as i64, r.bytes_gzip);
     assert_eq!(bundle.totals.raw_bytes as i64, r.bytes);
     assert_eq!(bundle.columns.len(), 21);
-    assert_eq!(bundle.export.len(), 1);
+    assert_eq!(bundle.format_version, 2);
+    assert!(bundle.export.is_empty(), "format 2 lists the export's tables in its document only");
+    let doc = s3.document(&bundle);
+    assert_eq!((doc.export_id.as_str(), doc.tables.len()), (r.export_id.as_str(), 1));
+    assert_eq!(doc.tables[0].bundle_key, split_url(&r.bundle_url).1);
     assert_eq!(bundle.source.table, "nasty");
     assert!(bundle.create_table_sql.starts_with("CREATE TABLE \"public\".\"nasty\""));
     assert!(bundle.changes.columns.is_empty());
@@ -292,7 +296,7 @@ fn large_tables_are_split_into_files_listed_by_the_manifest() {
         assert!(file.raw_bytes >= 1 << 20 || n + 1 == bundle.files.len(), "only the last file is short");
     }
     let keys = s3.keys(&prefix);
-    assert_eq!(keys.len(), bundle.files.len() + 3, "data files, manifest.json, signature.json, bundle.json and nothing else");
+    assert_eq!(keys.len(), bundle.files.len() + 4, "data files, manifest.json, signature.json, bundle.json, export.json and nothing else");
     let rows = s3.rows(&bundle);
     let ids: std::collections::BTreeSet<i64> = rows.iter().map(|row| text(&row[0]).unwrap().parse().unwrap()).collect();
     assert_eq!(ids.len(), 60000);

@@ -148,8 +148,10 @@ fn tables_of_one_export_share_one_snapshot() {
     let s3 = S3::stack();
     let bundles: Vec<_> = results.iter().map(|r| s3.bundle(&r.bundle_url)).collect();
     assert_eq!(bundles[0].source.snapshot, bundles[1].source.snapshot);
-    assert_eq!(bundles[0].export, bundles[1].export, "each bundle lists the whole export");
-    assert_eq!(bundles[0].export.len(), 2);
+    assert_eq!(bundles[0].export_document, bundles[1].export_document, "both bundles name one export document");
+    let doc = s3.document(&bundles[0]);
+    assert_eq!(doc.tables.len(), 2);
+    assert_eq!(doc.snapshot, bundles[0].source.snapshot);
     let ids = |b: &pg2redshift_bundle::Bundle| -> std::collections::BTreeSet<String> {
         s3.rows(b).iter().map(|row| row[0].as_varchar().unwrap().to_string()).collect()
     };

@@ -1,5 +1,6 @@
 use super::*;
-use crate::descriptor::tests::sample;
+use crate::descriptor::tests::{sample, sample_document, sample_v1};
+use crate::document::ExportDocument;
 use crate::manifest::Manifest;
 
 const KEY: &str = "exports/app/public.t/20261122T003000Z-1a2b3c4d/bundle.json";
@@ -14,7 +15,68 @@ fn under_prefix() -> Bundle {
     for m in &mut b.export {
         m.bundle_key = format!("exports/{}", m.bundle_key);
     }
+    if let Some(d) = &mut b.export_document {
+        d.key = format!("exports/{}", d.key);
+    }
     b
+}
+
+/// `sample_document()` under the prefix `exports/`, with the reference a bundle would make.
+fn document_under_prefix() -> (ExportDocument, Vec<u8>, crate::DocumentRef) {
+    let mut d = sample_document();
+    for m in &mut d.tables {
+        m.bundle_key = format!("exports/{}", m.bundle_key);
+    }
+    let bytes = d.to_json().unwrap().into_bytes();
+    let reference = ExportDocument::reference("exports/app/_exports/20261122T003000Z-1a2b3c4d/export.json", &bytes, d.tables.len());
+    (d, bytes, reference)
+}
+
+#[test]
+fn an_export_document_where_the_extension_wrote_it_passes() {
+    let (d, bytes, reference) = document_under_prefix();
+    assert_eq!(check_document(&reference, &bytes, &d), Ok(()));
+    let mut b = under_prefix();
+    b.export_document = Some(reference);
+    assert!(check_bundle(KEY, &b).is_ok());
+}
+
+#[test]
+fn a_bundle_naming_another_export_document_is_refused() {
+    let mut b = under_prefix();
+    if let Some(d) = &mut b.export_document {
+        d.key = "exports/app/_exports/20261101T000000Z-00000000/export.json".into();
+    }
+    assert!(matches!(check_bundle(KEY, &b), Err(IntegrityError::DocumentKey { .. })));
+}
+
+#[test]
+fn a_changed_or_misplaced_export_document_is_refused() {
+    let (d, mut bytes, reference) = document_under_prefix();
+    bytes.push(b' ');
+    assert!(matches!(check_document(&reference, &bytes, &d), Err(IntegrityError::Document { .. })));
+
+    // A member outside the export's folders, listed twice, or another export's.
+    for change in [
+        |d: &mut ExportDocument| d.tables[0].bundle_key = "elsewhere/app/public.t/20261122T003000Z-1a2b3c4d/bundle.json".into(),
+        |d: &mut ExportDocument| d.tables.push(d.tables[0].clone()),
+        |d: &mut ExportDocument| d.tables[0].table = "u".into(),
+        |d: &mut ExportDocument| d.tables[0].bundle_key = "exports/app/public.t/20261101T000000Z-00000000/bundle.json".into(),
+    ] {
+        let (mut d, _, _) = document_under_prefix();
+        change(&mut d);
+        let bytes = d.to_json().unwrap().into_bytes();
+        let reference = ExportDocument::reference("exports/app/_exports/20261122T003000Z-1a2b3c4d/export.json", &bytes, d.tables.len());
+        assert!(matches!(check_document(&reference, &bytes, &d), Err(IntegrityError::Member { .. })), "{d:?}");
+    }
+    // A document read from where another export's belongs.
+    let (d, bytes, mut reference) = document_under_prefix();
+    reference.key = "exports/app/_exports/20261101T000000Z-00000000/export.json".into();
+    assert!(matches!(check_document(&reference, &bytes, &d), Err(IntegrityError::Document { .. })));
+    // A count that does not match.
+    let (d, bytes, mut reference) = document_under_prefix();
+    reference.tables = 2;
+    assert!(matches!(check_document(&reference, &bytes, &d), Err(IntegrityError::Document { .. })));
 }
 
 fn manifest_of(bucket: &str, b: &Bundle) -> Manifest {
@@ -52,9 +114,11 @@ fn files_and_manifests_outside_the_folder_are_refused() {
     let mut b = under_prefix();
     b.manifest_key = "exports/elsewhere/manifest.json".into();
     assert!(matches!(check_bundle(KEY, &b), Err(IntegrityError::ManifestKey { .. })));
-    let mut b = under_prefix();
-    b.export[0].bundle_key = "other-prefix/app/public.u/20261122T003000Z-1a2b3c4d/bundle.json".into();
-    assert!(matches!(check_bundle(KEY, &b), Err(IntegrityError::Sibling { .. })));
+    let mut b = sample_v1();
+    b.export[0].bundle_key = "app/public.u/20261101T000000Z-00000000/bundle.json".into();
+    let v1_key = "app/public.t/20261122T003000Z-1a2b3c4d/bundle.json";
+    assert!(matches!(check_bundle(v1_key, &b), Err(IntegrityError::Sibling { .. })));
+    assert!(check_bundle(v1_key, &sample_v1()).is_ok());
     let mut b = under_prefix();
     b.totals.rows += 1;
     assert_eq!(check_bundle(KEY, &b), Err(IntegrityError::Totals { field: "rows" }));

@@ -1,14 +1,14 @@
-//! The commit of an export, once every data file is in S3: every manifest.json, then every
-//! bundle.json (each the commit marker of its table), so that a committed bundle's siblings
-//! already have their data and manifests in place. With a signing key, each table's
-//! signature.json goes between the two. The documents are built in
+//! The commit of an export, once every data file is in S3: every manifest.json, then (with a
+//! signing key) every signature.json, then the export's one export.json, then every bundle.json
+//! (each the commit marker of its table), so that a committed bundle's siblings and its export
+//! document are already in place. The documents are built in
 //! `pg2redshift_core::commit`; this writes them through the pipeline, in order.
 
 use std::collections::HashMap;
 
 use pg2redshift_bundle::signature::SigningKey;
-use pg2redshift_bundle::{Bundle, DataFile};
-use pg2redshift_core::commit::{ExportHead, TableOutput, bundle, manifest, members};
+use pg2redshift_bundle::{Bundle, DataFile, ExportDocument};
+use pg2redshift_core::commit::{ExportHead, TableOutput, bundle, document, manifest};
 
 use super::job::{Job, Streamed};
 use crate::error::ExportError;
@@ -31,7 +31,14 @@ pub fn commit(
         })
         .collect();
     let sources: Vec<_> = jobs.iter().map(Job::source).collect();
-    let members = members(&sources);
+    let Some(first) = sources.first() else {
+        return Err(ExportError::Internal("an export without tables reached its commit".into()));
+    };
+    let document_key = first.location.document_key();
+    let document = document(head, &sources);
+    let document_body = document.to_json().map_err(ExportError::Serialize)?.into_bytes();
+    let reference = ExportDocument::reference(&document_key, &document_body, document.tables.len());
+    drop(document);
     let mut outputs = Vec::with_capacity(jobs.len());
     for (job, table) in jobs.iter().zip(streamed) {
         let mut files = Vec::with_capacity(table.keys.len());
@@ -52,7 +59,7 @@ pub fn commit(
     let mut bundles = Vec::with_capacity(jobs.len());
     let mut bodies = Vec::with_capacity(jobs.len());
     for (source, output) in sources.iter().zip(&outputs) {
-        let bundle = bundle(head, source, output, &members);
+        let bundle = bundle(head, source, output, &reference);
         bodies.push(bundle.to_json().map_err(ExportError::Serialize)?.into_bytes());
         bundles.push(bundle);
     }
@@ -63,6 +70,7 @@ pub fn commit(
             pipeline.put(source.location.signature_key(), signature, "application/json")?;
         }
     }
+    pipeline.put(document_key, document_body, "application/json")?;
     for (source, body) in sources.iter().zip(bodies) {
         pipeline.put(source.location.bundle_key(), body, "application/json")?;
     }

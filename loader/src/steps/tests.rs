@@ -14,7 +14,7 @@ fn committed(table: &str) -> Committed {
         "format_version": pg2redshift_bundle::FORMAT_VERSION, "kind": "full",
         "export_id": "20261204T000000Z-abcd1234", "exported_at": "2026-12-04T00:00:00.000000Z", "producer": "test",
         "source": { "database": "app", "schema": "s", "table": table, "relkind": "r", "snapshot": "1:1:" },
-        "export": [{ "schema": "s", "table": table, "bundle_key": format!("app/s.{table}/x/bundle.json") }],
+        "export_document": { "key": "app/_exports/x/export.json", "sha256": "00", "tables": 1 },
         "table": serde_json::to_value(&def).expect("table"),
         "create_table_sql": "CREATE TABLE …",
         "columns": [{ "source_name": "id", "source_type": "integer", "name": "id", "type": "INTEGER", "nullable": false }],

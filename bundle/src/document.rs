@@ -1,0 +1,71 @@
+//! `export.json`: the export-level document. One per export, written once after every table's
+//! data, manifest and signature and before the first bundle.json; it lists the export's tables.
+//! Each bundle.json names it by key and SHA-256, so an export's size grows with its tables, not
+//! with their square (format 1 repeated the whole list in every bundle.json), and a signed
+//! bundle authenticates the list too. The commit rule is unchanged: a table counts once its
+//! bundle.json exists, an export once every table it lists has one.
+//!
+//! Change bundles (CDC) share this document: kind `changes` adds the stream and its LSN range;
+//! a loader that does not know a kind refuses it, as it does for bundle.json.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::descriptor::{BundleError, BundleKind, ExportMember, check_header};
+
+/// The export document's file name, in `PREFIX/<database>/_exports/<export_id>/`.
+pub const EXPORT_FILE: &str = "export.json";
+
+/// The folder, inside a database's folder, that holds the export documents. Table folders are
+/// `<schema>.<table>` with every `.` inside a name escaped, so they always hold one literal `.`
+/// and this name, which holds none, cannot be one of them.
+pub const EXPORTS_FOLDER: &str = "_exports";
+
+/// The contents of `export.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportDocument {
+    pub format_version: u32,
+    pub kind: BundleKind,
+    pub export_id: String,
+    /// RFC 3339, UTC: when the export's snapshot was taken; orders exports.
+    pub exported_at: String,
+    pub producer: String,
+    pub database: String,
+    /// `pg_current_snapshot()` of the export, shared by every table.
+    pub snapshot: String,
+    /// Every table of the export, in the order the loader creates and swaps them.
+    pub tables: Vec<ExportMember>,
+}
+
+/// How a bundle.json names its export document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRef {
+    pub key: String,
+    /// Hex SHA-256 of the document's exact bytes.
+    pub sha256: String,
+    /// How many tables it lists.
+    pub tables: u64,
+}
+
+impl ExportDocument {
+    /// Parses export.json, refusing an unknown format version or kind first.
+    pub fn from_json(text: &str) -> Result<ExportDocument, BundleError> {
+        // Format 1 had no export document.
+        check_header(text, "export.json", &[2])?;
+        serde_json::from_str(text).map_err(|source| BundleError::Json { file: "export.json", source })
+    }
+
+    /// Compact: at thousands of tables the document is read whole, so no indentation.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    /// The reference every bundle.json of the export carries, for these exact bytes.
+    pub fn reference(key: &str, bytes: &[u8], tables: usize) -> DocumentRef {
+        DocumentRef { key: key.to_string(), sha256: sha256_hex(bytes), tables: tables as u64 }
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
