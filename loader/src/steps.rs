@@ -81,10 +81,14 @@ pub fn lock_history() -> Step {
 /// r_CREATE_TABLE_NEW and r_COPY (see `sql::copy_statement`); the audit is in DESIGN.md §6.
 pub fn stage(export: &[Committed], auth: &CopyAuth) -> Result<Vec<Step>, LoadError> {
     let mut steps = Vec::new();
+    let mut schemas = std::collections::HashSet::new();
     for c in export {
         let t = &c.bundle.table;
         let staging = quote_qualified(&t.schema, &staging_name(&t.name));
-        steps.push(run("creating the schema", format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&t.schema))));
+        // Once per schema: an export of thousands of tables in one schema needs it once.
+        if schemas.insert(t.schema.as_str()) {
+            steps.push(run("creating the schema", format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&t.schema))));
+        }
         steps.push(run("dropping a leftover staging table", format!("DROP TABLE IF EXISTS {staging}")));
         steps.push(run(format!("creating {staging}"), t.create_table_sql_as(&t.schema, &staging_name(&t.name))));
         steps.push(Step {

@@ -35,9 +35,11 @@ fn sql(steps: &[Step]) -> Vec<&str> {
 #[test]
 fn staging_copies_every_table_and_redacts_only_what_is_shown() {
     let auth = CopyAuth::Keys { access_key_id: "AKIA".into(), secret_access_key: "s3cr3t".into(), session_token: None };
-    let steps = stage(&[committed("t")], &auth).expect("stage");
-    assert_eq!(steps.len(), 4);
+    let steps = stage(&[committed("t"), committed("u")], &auth).expect("stage");
+    assert_eq!(sql(&steps)[0], "CREATE SCHEMA IF NOT EXISTS \"s\"");
+    assert_eq!(steps.len(), 7, "the schema once, then per table: drop, create, copy");
     assert_eq!(steps[3].action, Action::Copy { table: "s.t".into(), rows: 3 });
+    assert_eq!(steps[6].action, Action::Copy { table: "s.u".into(), rows: 3 });
     assert!(steps[3].sql.contains("'s3cr3t'") && !steps[3].shown.contains("s3cr3t"));
 }
 
