@@ -7,7 +7,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::document::DocumentRef;
 use crate::redshift::{RedshiftType, TableDef};
 use crate::READ_VERSIONS;
 
@@ -149,6 +148,16 @@ pub struct ExportMember {
     pub schema: String,
     pub table: String,
     pub bundle_key: String,
+}
+
+/// How a bundle.json names its export document (`export.json`, see `document.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRef {
+    pub key: String,
+    /// Hex SHA-256 of the document's exact bytes.
+    pub sha256: String,
+    /// How many tables it lists.
+    pub tables: u64,
 }
 
 /// The contents of `bundle.json`.

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::descriptor::{BundleError, BundleKind, ExportMember, check_header};
+use crate::descriptor::{BundleError, BundleKind, DocumentRef, ExportMember, check_header};
 
 /// The export document's file name, in `PREFIX/<database>/_exports/<export_id>/`.
 pub const EXPORT_FILE: &str = "export.json";
@@ -35,16 +35,6 @@ pub struct ExportDocument {
     pub snapshot: String,
     /// Every table of the export, in the order the loader creates and swaps them.
     pub tables: Vec<ExportMember>,
-}
-
-/// How a bundle.json names its export document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DocumentRef {
-    pub key: String,
-    /// Hex SHA-256 of the document's exact bytes.
-    pub sha256: String,
-    /// How many tables it lists.
-    pub tables: u64,
 }
 
 impl ExportDocument {

@@ -6,10 +6,11 @@
 
 use std::collections::HashSet;
 
-use crate::document::{DocumentRef, ExportDocument, sha256_hex};
+use crate::descriptor::DocumentRef;
+use crate::document::{ExportDocument, sha256_hex};
 use crate::layout::{BundleLocation, document_key};
 use crate::manifest::Manifest;
-use crate::{BUNDLE_FILE, Bundle, EXPORT_FILE, MANIFEST_FILE};
+use crate::{BUNDLE_FILE, Bundle, MANIFEST_FILE};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IntegrityError {
@@ -113,7 +114,6 @@ pub fn check_document(reference: &DocumentRef, bytes: &[u8], doc: &ExportDocumen
     let Some(prefix) = reference.key.strip_suffix(&own).filter(|p| p.is_empty() || p.ends_with('/')) else {
         return Err(wrong(format!("it is the document of export {} of database {}", doc.export_id, doc.database)));
     };
-    debug_assert!(own.ends_with(EXPORT_FILE));
     let mut seen = HashSet::with_capacity(doc.tables.len());
     for m in &doc.tables {
         let location = BundleLocation {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::redshift::{ColumnDef, DistStyle, SortKey};
 use crate::FORMAT_VERSION;
-use crate::document::{DocumentRef, ExportDocument};
+use crate::document::ExportDocument;
 
 /// A valid bundle of `app.public.t`, keys laid out as the extension writes them.
 pub(crate) fn sample() -> Bundle {
