@@ -29,6 +29,11 @@ CREATE TABLE IF NOT EXISTS pg2redshift_loader.loads (
 
 pub const LOCK: &str = "LOCK pg2redshift_loader.loads";
 
+/// (schema, table) of a target table.
+pub type Table = (String, String);
+/// (export_id, exported_at) of a load.
+pub type Loaded = (String, String);
+
 /// Every export id in the load history (empty before the first load): `watch` reads no
 /// export whose id is here.
 pub fn loaded_exports(db: &mut postgres::Client) -> Result<HashSet<String>, LoadError> {
@@ -45,7 +50,7 @@ pub fn loaded_exports(db: &mut postgres::Client) -> Result<HashSet<String>, Load
 /// exported_at), in one query however many tables. Exports are ordered by their snapshot time
 /// (`exported_at`, fixed-width RFC 3339 with microseconds, so text order is time order): loads
 /// never go backwards, so the newest export is the one in place.
-pub fn last_loaded_all(db: &mut impl GenericClient, tables: &[(&str, &str)]) -> Result<HashMap<(String, String), (String, String)>, LoadError> {
+pub fn last_loaded_all(db: &mut impl GenericClient, tables: &[(&str, &str)]) -> Result<HashMap<Table, Loaded>, LoadError> {
     let wanted: HashSet<(&str, &str)> = tables.iter().copied().collect();
     let schemas: BTreeSet<&str> = tables.iter().map(|t| t.0).collect();
     if schemas.is_empty() {
