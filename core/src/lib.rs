@@ -3,7 +3,7 @@
 //! ([`mapping`]), Redshift's identifier rules ([`names`]), the table definition built from them
 //! ([`table`]), the export query ([`select`]), value checks ([`values`]), CSV ([`csv`]) and what
 //! an export commits ([`commit`]), what an unfinished one leaves behind ([`leftovers`]), AWS
-//! errors in one line ([`aws_error`]). Beside that, the compression engine ([`compress`]): threads
+//! errors in one line ([`aws_error`]), logical decoding's messages ([`pgoutput`]). Beside that, the compression engine ([`compress`]): threads
 //! of its own, still no PostgreSQL.
 
 pub mod aws_error;
@@ -13,6 +13,7 @@ pub mod csv;
 pub mod leftovers;
 pub mod mapping;
 pub mod names;
+pub mod pgoutput;
 pub mod select;
 pub mod source;
 pub mod table;
