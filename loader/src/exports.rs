@@ -14,16 +14,23 @@ pub struct Candidate {
     pub listed: Listed,
     /// Orders exports: their snapshot time.
     pub exported_at: String,
-    /// Its bundle.json already read (format 1, or when the listing had no export document).
-    pub first: Option<Committed>,
+    /// Where to start reading it: the first table its export document lists (so that a bundle
+    /// someone added beside the export cannot be the one that decides), or the bundle.json
+    /// already read when there is no document in the listing.
+    first: First,
+}
+
+enum First {
+    Key(String),
+    Read(Box<Committed>),
 }
 
 impl Candidate {
     /// Every table of it, read and checked.
     pub fn read(self, store: &Store, bucket: &str) -> Result<Vec<Committed>, LoadError> {
         let first = match self.first {
-            Some(first) => first,
-            None => store.committed(bucket, &self.listed.sample)?,
+            First::Read(first) => *first,
+            First::Key(key) => store.committed(bucket, &key)?,
         };
         store.export_of(first)
     }
@@ -64,10 +71,13 @@ fn candidate(store: &Store, bucket: &str, prefix: &str, listed: Listed) -> Resul
                 doc.tables.len()
             )));
         }
-        return Ok(Some(Candidate { listed, exported_at: doc.exported_at, first: None }));
+        let Some(first) = doc.tables.into_iter().next() else {
+            return Err(LoadError::Refused(format!("s3://{bucket}/{}: refused: it lists no table", listed.document_key())));
+        };
+        return Ok(Some(Candidate { listed, exported_at: doc.exported_at, first: First::Key(first.bundle_key) }));
     }
     let first = store.committed(bucket, &listed.sample)?;
-    Ok(Some(Candidate { exported_at: first.bundle.exported_at.clone(), listed, first: Some(first) }))
+    Ok(Some(Candidate { exported_at: first.bundle.exported_at.clone(), listed, first: First::Read(Box::new(first)) }))
 }
 
 /// The export a URL names: a bundle.json, or the one (or, with `latest`, the newest) export

@@ -84,10 +84,16 @@ fn an_export_loads_only_complete_and_its_document_is_checked() {
     assert!(text(&out).contains("skipped") && text(&out).contains("1 of its 2 tables committed"), "{}", text(&out));
     assert_eq!(tables_in("fmt_inc"), 0, "nothing of an incomplete export is loaded");
 
-    // Committed: watch loads both tables.
+    // Committed: watch loads both tables, even with a stray bundle.json beside them that
+    // lists first (it is not one the export document names, so it is never read).
     s3.put(&held_key, held);
+    let first_key = split_url(&urls[0]).1;
+    let export_id = s3.bundle(&urls[0]).export_id;
+    let stray = format!("{prefix}/e2e_format_incomplete/aaa.stray/{export_id}/bundle.json");
+    s3.put(&stray, s3.get(&first_key));
     let out = run(&["watch", "--once", &prefix_url]);
-    assert!(out.status.success() && text(&out).contains("loaded"), "{}", text(&out));
+    assert!(out.status.success() && text(&out).contains("loaded") && !text(&out).contains("skipped"), "{}", text(&out));
+    s3.delete(&stray);
     let mut rs = redshift();
     assert_eq!(count(&mut rs, "SELECT count(*) FROM fmt_inc.a") + count(&mut rs, "SELECT count(*) FROM fmt_inc.b"), 12);
 
