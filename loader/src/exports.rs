@@ -6,6 +6,8 @@
 
 use std::collections::HashSet;
 
+use pg2redshift_bundle::ListedKey;
+
 use crate::error::LoadError;
 use crate::store::{Committed, Listed, Store, split_url};
 
@@ -32,7 +34,12 @@ impl Candidate {
             First::Read(first) => *first,
             First::Key(key) => store.committed(bucket, &key)?,
         };
-        store.export_of(first)
+        let export = store.export_of(first)?;
+        // The export read is the one the listing showed, whatever led to it.
+        if export.iter().any(|c| c.bundle.export_id != self.listed.export_id) {
+            return Err(LoadError::Refused(format!("export {} led to another export; refused", self.listed.export_id)));
+        }
+        Ok(export)
     }
 }
 
@@ -61,6 +68,20 @@ pub fn pending(store: &Store, bucket: &str, prefix: &str, loaded: &HashSet<Strin
 fn candidate(store: &Store, bucket: &str, prefix: &str, listed: Listed) -> Result<Option<Candidate>, LoadError> {
     if listed.document {
         let Some(doc) = store.peek_document(bucket, &listed)? else { return Ok(None) };
+        // Not yet checked against any bundle, so it may only point inside its own export: every
+        // table it lists a bundle of this export id in this database folder (else a document
+        // added to the prefix could make watch load another export, from anywhere in the bucket).
+        let own = |key: &str| {
+            matches!(ListedKey::parse(key), Some(ListedKey::Bundle { database_folder, export_id })
+                if database_folder == listed.database_folder && export_id == listed.export_id)
+        };
+        if doc.export_id != listed.export_id || !doc.tables.iter().all(|m| own(&m.bundle_key)) {
+            return Err(LoadError::Refused(format!(
+                "s3://{bucket}/{}: refused: it lists tables of another export than {}",
+                listed.document_key(),
+                listed.export_id
+            )));
+        }
         // Every table under the listed prefix and fewer committed than listed: still committing.
         let all_listed = doc.tables.iter().all(|m| m.bundle_key.starts_with(prefix));
         if all_listed && listed.bundles < doc.tables.len() {

@@ -94,6 +94,20 @@ fn an_export_loads_only_complete_and_its_document_is_checked() {
     let out = run(&["watch", "--once", &prefix_url]);
     assert!(out.status.success() && text(&out).contains("loaded") && !text(&out).contains("skipped"), "{}", text(&out));
     s3.delete(&stray);
+    // A document added under another export id, pointing at this export's bundles, cannot make
+    // watch load them again (or anything else): it is refused and skipped.
+    let fake_id = "20991231T000000Z-ffffffff";
+    let fake_doc = format!("{prefix}/e2e_format_incomplete/_exports/{fake_id}/export.json");
+    let fake_bundle = format!("{prefix}/e2e_format_incomplete/zzz.fake/{fake_id}/bundle.json");
+    let real_doc = s3.get(&s3.bundle(&urls[0]).export_document.expect("a document").key);
+    s3.put(&fake_doc, String::from_utf8(real_doc).expect("UTF-8").replacen(&export_id, fake_id, 1).into_bytes());
+    s3.put(&fake_bundle, b"{}".to_vec());
+    let out = run(&["watch", "--once", &prefix_url]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("skipped") && text(&out).contains("lists tables of another export"), "{}", text(&out));
+    assert!(!text(&out).contains("loaded"), "{}", text(&out));
+    s3.delete(&fake_doc);
+    s3.delete(&fake_bundle);
     let mut rs = redshift();
     assert_eq!(count(&mut rs, "SELECT count(*) FROM fmt_inc.a") + count(&mut rs, "SELECT count(*) FROM fmt_inc.b"), 12);
 
