@@ -223,11 +223,16 @@ impl Store {
     /// happens in [`Store::export_of`]): enough to order exports and to see that one is still
     /// committing. None when it does not exist.
     pub fn peek_document(&self, bucket: &str, listed: &Listed) -> Result<Option<ExportDocument>, LoadError> {
-        let key = listed.document_key();
-        let Some(body) = self.get(bucket, &key)? else { return Ok(None) };
+        Ok(self.document(bucket, &listed.document_key())?.map(|(_, doc)| doc))
+    }
+
+    /// An export document with its exact bytes (for its hash); None when it does not exist,
+    /// Refused when it is not one this loader reads.
+    fn document(&self, bucket: &str, key: &str) -> Result<Option<(Vec<u8>, ExportDocument)>, LoadError> {
+        let Some(body) = self.get(bucket, key)? else { return Ok(None) };
         let text = std::str::from_utf8(&body).map_err(|_| LoadError::Refused(format!("s3://{bucket}/{key} is not UTF-8")))?;
         let doc = ExportDocument::from_json(text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
-        Ok(Some(doc))
+        Ok(Some((body, doc)))
     }
 
     /// What lists the tables of the export `first` belongs to. Format 2: its export document,
@@ -239,12 +244,9 @@ impl Store {
             return Ok(Head { export_id: b.export_id.clone(), tables: b.export.clone(), reference: None });
         };
         let url = format!("s3://{}/{}", first.bucket, reference.key);
-        let body = self
-            .get(&first.bucket, &reference.key)?
+        let (body, doc) = self
+            .document(&first.bucket, &reference.key)?
             .ok_or_else(|| LoadError::Refused(format!("{}: refused: its export document {url} does not exist", first.url())))?;
-        let doc = std::str::from_utf8(&body)
-            .map_err(|_| LoadError::Refused(format!("{url} is not UTF-8")))
-            .and_then(|text| ExportDocument::from_json(text).map_err(|e| LoadError::Refused(format!("{url}: refused: {e}"))))?;
         integrity::check_document(reference, &body, &doc).map_err(|e| LoadError::Refused(format!("{}: refused: {e}", first.url())))?;
         if !doc.tables.iter().any(|m| m.bundle_key == first.key) {
             return Err(LoadError::Refused(format!("{}: refused: its export document {url} does not list it", first.url())));
