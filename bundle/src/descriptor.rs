@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use crate::redshift::{RedshiftType, TableDef};
 use crate::READ_VERSIONS;
 
-/// What the bundle holds. Only full snapshots exist so far; incremental and change-data-capture
-/// kinds will follow, and a loader must refuse a kind it does not know.
+/// What the bundle holds: a full snapshot of its table, or a batch of a change stream's
+/// changes to it (format 2 only). A loader must refuse a kind it does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BundleKind {
     Full,
+    Changes,
 }
 
 /// What the exporter did with a value Redshift cannot hold unchanged.
@@ -160,6 +161,30 @@ pub struct DocumentRef {
     pub tables: u64,
 }
 
+/// How the data files of a bundle of kind `changes` are laid out. Each row is the final state of
+/// one primary key after the batch's changes, collapsed in commit order: the columns
+/// [`CHANGE_META_COLUMNS`], then the key columns the `fill` cells come from (`fill_key`, the
+/// row's key before the batch), then the table's columns. A `D` row deletes its key (given in
+/// the table's key columns); a `U` row replaces it, except that a column whose `fill` character
+/// is `1` keeps the value of the target's row under the fill key (an unchanged TOASTed value
+/// that no change of the batch carried).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeFile {
+    /// Target names of the primary key columns, in key order.
+    pub key: Vec<String>,
+    /// The batch truncated the table before the changes listed: every target row goes first.
+    pub truncated: bool,
+    /// Changes captured for this table (each row of the files collapses one or more).
+    pub captured: u64,
+    /// Target names of the columns some row fills from the target; empty when none.
+    pub fill_columns: Vec<String>,
+}
+
+/// The leading columns of every change file row: operation (`U` or `D`), the commit LSN of
+/// the key's last change (`X/Y`), and one `0`/`1` per table column (`1`: take the target's
+/// value), NULL when no column is filled.
+pub const CHANGE_META_COLUMNS: [&str; 3] = ["op", "lsn", "fill"];
+
 /// The contents of `bundle.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
@@ -189,6 +214,9 @@ pub struct Bundle {
     pub files: Vec<DataFile>,
     pub totals: Totals,
     pub changes: Changes,
+    /// Kind `changes` only: the layout of the change files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_file: Option<ChangeFile>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,8 +231,8 @@ pub enum BundleError {
     UnknownVersion { file: &'static str, found: u64, reads: &'static [u32] },
     #[error("{file} has kind {kind:?}, which this program does not know")]
     UnknownKind { file: &'static str, kind: String },
-    #[error("bundle.json of format version {version} {problem}")]
-    Shape { version: u32, problem: &'static str },
+    #[error("{file} of format version {version} {problem}")]
+    Shape { file: &'static str, version: u32, problem: &'static str },
 }
 
 fn versions(reads: &[u32]) -> String {
@@ -237,11 +265,18 @@ impl Bundle {
     pub fn from_json(text: &str) -> Result<Bundle, BundleError> {
         let version = check_header(text, "bundle.json", &READ_VERSIONS)?;
         let bundle: Bundle = serde_json::from_str(text).map_err(|source| BundleError::Json { file: "bundle.json", source })?;
+        let shape = |problem| Err(BundleError::Shape { file: "bundle.json", version, problem });
         match (version, &bundle.export_document, bundle.export.is_empty()) {
-            (1, Some(_), _) => Err(BundleError::Shape { version, problem: "names an export document" }),
-            (1, None, true) => Err(BundleError::Shape { version, problem: "lists no table" }),
-            (2, None, _) => Err(BundleError::Shape { version, problem: "names no export document" }),
-            (2, Some(_), false) => Err(BundleError::Shape { version, problem: "lists tables itself" }),
+            (1, Some(_), _) => return shape("names an export document"),
+            (1, None, true) => return shape("lists no table"),
+            (2, None, _) => return shape("names no export document"),
+            (2, Some(_), false) => return shape("lists tables itself"),
+            _ => {}
+        }
+        match (version, bundle.kind, &bundle.change_file) {
+            (1, BundleKind::Changes, _) => shape("has kind changes, which format 1 did not have"),
+            (_, BundleKind::Changes, None) => shape("has kind changes but no change_file"),
+            (_, BundleKind::Full, Some(_)) => shape("has kind full but a change_file"),
             _ => Ok(bundle),
         }
     }

@@ -5,8 +5,9 @@
 //! bundle authenticates the list too. The commit rule is unchanged: a table counts once its
 //! bundle.json exists, an export once every table it lists has one.
 //!
-//! Change bundles (CDC) share this document: kind `changes` adds the stream and its LSN range;
-//! a loader that does not know a kind refuses it, as it does for bundle.json.
+//! Change bundles (CDC) share this document: kind `changes` adds the stream and its LSN range
+//! ([`StreamPosition`]), and a stream's base snapshot (kind `full`) says where its changes
+//! continue; a loader that does not know a kind refuses it, as it does for bundle.json.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -35,6 +36,27 @@ pub struct ExportDocument {
     pub snapshot: String,
     /// Every table of the export, in the order the loader creates and swaps them.
     pub tables: Vec<ExportMember>,
+    /// The change stream this export belongs to: its base snapshot (kind `full`) or one of its
+    /// change batches (kind `changes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamPosition>,
+}
+
+/// Where an export stands in its change stream. LSNs are PostgreSQL's `X/Y` text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamPosition {
+    pub stream: String,
+    pub slot: String,
+    /// The stream's base snapshot: the full export its changes apply on top of.
+    pub base_export_id: String,
+    /// The batch holds the changes of the transactions whose commit record starts in
+    /// `[from_lsn, to_lsn)`. Batches of a stream chain: each starts where the previous ended,
+    /// the first where its base says (a base has `from_lsn == to_lsn`).
+    pub from_lsn: String,
+    pub to_lsn: String,
+    /// Changes that committed before this LSN may already be in the base snapshot: applying
+    /// them again reaches the same state, but a row they would fill from may be missing.
+    pub overlap_until_lsn: String,
 }
 
 impl ExportDocument {
@@ -42,7 +64,12 @@ impl ExportDocument {
     pub fn from_json(text: &str) -> Result<ExportDocument, BundleError> {
         // Format 1 had no export document.
         check_header(text, "export.json", &[2])?;
-        serde_json::from_str(text).map_err(|source| BundleError::Json { file: "export.json", source })
+        let document: ExportDocument =
+            serde_json::from_str(text).map_err(|source| BundleError::Json { file: "export.json", source })?;
+        if document.kind == BundleKind::Changes && document.stream.is_none() {
+            return Err(BundleError::Shape { file: "export.json", version: 2, problem: "has kind changes but names no stream" });
+        }
+        Ok(document)
     }
 
     /// Compact: at thousands of tables the document is read whole, so no indentation.

@@ -10,10 +10,10 @@ pub mod redshift;
 pub mod signature;
 
 pub use descriptor::{
-    Bundle, BundleError, BundleKind, Changes, ColumnInfo, DataFile, DocumentRef, Encoding, ExportMember, OnUnrepresentable,
+    Bundle, BundleError, BundleKind, CHANGE_META_COLUMNS, ChangeFile, Changes, ColumnInfo, DataFile, DocumentRef, Encoding, ExportMember, OnUnrepresentable,
     Source, Totals,
 };
-pub use document::{EXPORT_FILE, EXPORTS_FOLDER, ExportDocument, sha256_hex};
+pub use document::{EXPORT_FILE, EXPORTS_FOLDER, ExportDocument, StreamPosition, sha256_hex};
 pub use layout::{
     BundleLocation, ListedKey, MAX_PREFIX_BYTES, PrefixError, listed_document_key, checked_prefix, database_folder_key, document_key, escape_key_component, split_s3_url,
 };

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use pg2redshift_bundle::{
-    Bundle, BundleKind, BundleLocation, Changes, ColumnInfo, DataFile, DocumentRef, Encoding, ExportDocument, ExportMember,
-    FORMAT_VERSION, Manifest, OnUnrepresentable, Source, Totals, quote_ident, quote_qualified,
+    Bundle, BundleKind, BundleLocation, ChangeFile, Changes, ColumnInfo, DataFile, DocumentRef, Encoding, ExportDocument, ExportMember,
+    FORMAT_VERSION, Manifest, OnUnrepresentable, Source, StreamPosition, Totals, quote_ident, quote_qualified,
 };
 
 use crate::table::TablePlan;
@@ -23,6 +23,10 @@ pub struct ExportHead {
     /// e.g. `pg2redshift 0.1.0`.
     pub producer: String,
     pub policy: OnUnrepresentable,
+    /// `Full`, or `Changes` for a change stream's batch.
+    pub kind: BundleKind,
+    /// The change stream this export belongs to (its base, or a batch of its changes).
+    pub stream: Option<StreamPosition>,
 }
 
 /// One table of the export as it was read: its source, plan and S3 location.
@@ -42,13 +46,15 @@ pub struct TableSource<'a> {
 pub struct TableOutput {
     pub files: Vec<DataFile>,
     pub changes: BTreeMap<String, u64>,
+    /// Kind `changes`: how the files are laid out.
+    pub change_file: Option<ChangeFile>,
 }
 
 /// The export document: every table of the export, listed once.
 pub fn document(head: &ExportHead, tables: &[TableSource<'_>]) -> ExportDocument {
     ExportDocument {
         format_version: FORMAT_VERSION,
-        kind: BundleKind::Full,
+        kind: head.kind,
         export_id: head.export_id.clone(),
         exported_at: head.exported_at.clone(),
         producer: head.producer.clone(),
@@ -58,6 +64,7 @@ pub fn document(head: &ExportHead, tables: &[TableSource<'_>]) -> ExportDocument
             .iter()
             .map(|t| ExportMember { schema: t.schema.to_string(), table: t.name.to_string(), bundle_key: t.location.bundle_key() })
             .collect(),
+        stream: head.stream.clone(),
     }
 }
 
@@ -92,7 +99,7 @@ pub fn bundle(head: &ExportHead, table: &TableSource<'_>, output: &TableOutput, 
         .collect();
     Bundle {
         format_version: FORMAT_VERSION,
-        kind: BundleKind::Full,
+        kind: head.kind,
         export_id: head.export_id.clone(),
         exported_at: head.exported_at.clone(),
         producer: head.producer.clone(),
@@ -113,6 +120,7 @@ pub fn bundle(head: &ExportHead, table: &TableSource<'_>, output: &TableOutput, 
         files,
         totals,
         changes: Changes { policy: head.policy, total: output.changes.values().sum(), columns: output.changes.clone() },
+        change_file: output.change_file.clone(),
     }
 }
 
@@ -201,6 +209,8 @@ mod tests {
             database: "app".into(),
             producer: "pg2redshift test".into(),
             policy: OnUnrepresentable::Null,
+            kind: BundleKind::Full,
+            stream: None,
         }
     }
 
@@ -215,6 +225,7 @@ mod tests {
                 DataFile { key: loc.part_key(1), rows: 2, raw_bytes: 20, compressed_bytes: 8 },
             ],
             changes: BTreeMap::from([("body".to_string(), 2)]),
+            change_file: None,
         };
         let doc = document(&head(), &[table]);
         let doc_bytes = doc.to_json().expect("serialise");

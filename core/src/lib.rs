@@ -3,11 +3,12 @@
 //! ([`mapping`]), Redshift's identifier rules ([`names`]), the table definition built from them
 //! ([`table`]), the export query ([`select`]), value checks ([`values`]), CSV ([`csv`]) and what
 //! an export commits ([`commit`]), what an unfinished one leaves behind ([`leftovers`]), AWS
-//! errors in one line ([`aws_error`]), logical decoding's messages ([`pgoutput`]) and what a batch of them does to a table
-//! ([`collapse`]). Beside that, the compression engine ([`compress`]): threads
+//! errors in one line ([`aws_error`]), logical decoding's messages ([`pgoutput`]), what a batch of them does to a table
+//! ([`collapse`]) and the change files' rows they come to ([`changes`]). Beside that, the compression engine ([`compress`]): threads
 //! of its own, still no PostgreSQL.
 
 pub mod aws_error;
+pub mod changes;
 pub mod collapse;
 pub mod commit;
 pub mod compress;

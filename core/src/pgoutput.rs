@@ -275,4 +275,4 @@ pub fn parse(bytes: &[u8]) -> Result<Message, DecodeError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -18,6 +18,9 @@ pub enum RowIdentity {
     PartitionCtid,
     /// By position in the scan (views and foreign tables have no row address).
     Ordinal,
+    /// A change batch's row: by the commit LSN of its last change (the column named here) and
+    /// the primary key's values.
+    Change { lsn_column: String, key: Vec<String> },
 }
 
 impl RowIdentity {
@@ -42,6 +45,10 @@ impl RowIdentity {
                 "ctid::pg_catalog.text".into(),
             ],
             RowIdentity::Ordinal => Vec::new(),
+            RowIdentity::Change { lsn_column, key } => std::iter::once(lsn_column)
+                .chain(key)
+                .map(|c| format!("{}::pg_catalog.text", quote_ident(c)))
+                .collect(),
         }
     }
 
@@ -62,6 +69,10 @@ impl RowIdentity {
             RowIdentity::Ctid => format!("at ctid {}", text(0)),
             RowIdentity::PartitionCtid => format!("at ctid {} of partition {}", text(1), text(0)),
             RowIdentity::Ordinal => format!("number {ordinal} of the scan"),
+            RowIdentity::Change { key, .. } => {
+                let vals: Vec<String> = (1..=key.len()).map(text).collect();
+                format!("changed at LSN {} with primary key ({})=({})", text(0), key.join(", "), vals.join(", "))
+            }
         }
     }
 }
@@ -234,6 +245,9 @@ mod tests {
         let pk = RowIdentity::PrimaryKey(vec!["a".into(), "b".into()]);
         assert_eq!(pk.describe(&[Some("1".into()), None], 5), "with primary key (a, b)=(1, NULL)");
         assert_eq!(RowIdentity::Ordinal.describe(&[], 5), "number 5 of the scan");
+        let change = RowIdentity::Change { lsn_column: "op lsn".into(), key: vec!["id".into()] };
+        assert_eq!(change.column_count(), 2);
+        assert_eq!(change.describe(&[Some("0/16B3748".into()), Some("7".into())], 1), "changed at LSN 0/16B3748 with primary key (id)=(7)");
         assert_eq!(
             RowIdentity::PartitionCtid.describe(&[Some("t_1".into()), Some("(0,3)".into())], 1),
             "at ctid (0,3) of partition t_1"

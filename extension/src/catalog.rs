@@ -7,6 +7,19 @@ use pgrx::spi::SpiClient;
 
 use crate::error::ExportError;
 
+/// The first column of the first row of a read-only query. Unlike `Spi::get_one`, which runs
+/// every query as a write and so gives the transaction an id, this leaves a transaction that
+/// has not written without one (`redshift_cdc_start` needs that to create a slot).
+pub fn select_one<T: pgrx::FromDatum + pgrx::IntoDatum>(
+    sql: &str,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+) -> Result<Option<T>, pgrx::spi::SpiError> {
+    Spi::connect(|client| {
+        let rows = client.select(sql, Some(1), args)?;
+        if rows.is_empty() { Ok(None) } else { rows.first().get::<T>(1) }
+    })
+}
+
 /// A relation that can be exported, with its columns in attnum order.
 pub struct Relation {
     pub schema: String,
@@ -16,6 +29,19 @@ pub struct Relation {
     pub columns: Vec<SourceColumn>,
     /// Primary key columns in key order; empty when there is none.
     pub primary_key: Vec<String>,
+    /// What change capture needs of each column, in the order of `columns`.
+    pub attributes: Vec<Attribute>,
+}
+
+/// A column as logical decoding describes it, and the type its values are read back into.
+pub struct Attribute {
+    /// `pg_attribute.atttypid` and `atttypmod`, as logical decoding sends them.
+    pub type_oid: u32,
+    pub typmod: i32,
+    /// The base type (domains resolved) with the effective typmod, as SQL.
+    pub base_type: String,
+    /// A generated column, which logical decoding does not send.
+    pub generated: bool,
 }
 
 const RELATION_SQL: &str = "
@@ -49,7 +75,11 @@ SELECT a.attname::text,
             AND t.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc
             AND t.typname NOT IN ('int2vector', 'oidvector')),
        (SELECT max(pg_catalog.octet_length(e.enumlabel::text))
-          FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid)
+          FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid),
+       pg_catalog.format_type(t.oid, c.typmod),
+       a.atttypid::pg_catalog.int8,
+       a.atttypmod,
+       a.attgenerated <> ''
 FROM chain c
 JOIN pg_catalog.pg_type t ON t.oid = c.typid AND t.typtype <> 'd'
 JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
@@ -93,17 +123,18 @@ pub fn read_relation_with(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Result<Re
                 kind,
             });
         }
-        let columns = read_columns(client, oid)?;
+        let (columns, attributes) = read_columns(client, oid)?;
         let mut primary_key = Vec::new();
         for row in client.select(PRIMARY_KEY_SQL, None, &[oid.into()])? {
             primary_key.push(row.get::<String>(1)?.unwrap_or_default());
         }
-        Ok(Relation { schema, name, relkind, columns, primary_key })
+        Ok(Relation { schema, name, relkind, columns, primary_key, attributes })
     }
 }
 
-fn read_columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Result<Vec<SourceColumn>, ExportError> {
+fn read_columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Result<(Vec<SourceColumn>, Vec<Attribute>), ExportError> {
     let mut columns = Vec::new();
+    let mut attributes = Vec::new();
     for row in client.select(COLUMNS_SQL, None, &[oid.into()])? {
         let typtype: String = row.get(7)?.unwrap_or_default();
         let is_array: bool = row.get(8)?.unwrap_or(false);
@@ -128,8 +159,14 @@ fn read_columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Result<Vec<SourceCo
             },
             not_null: row.get(6)?.unwrap_or(false),
         });
+        attributes.push(Attribute {
+            base_type: row.get(10)?.unwrap_or_default(),
+            type_oid: row.get::<i64>(11)?.unwrap_or(0) as u32,
+            typmod: row.get(12)?.unwrap_or(-1),
+            generated: row.get(13)?.unwrap_or(false),
+        });
     }
-    Ok(columns)
+    Ok((columns, attributes))
 }
 
 /// Tables, partitioned tables and materialized views of a schema (partitions are exported

@@ -14,7 +14,7 @@ use pgrx::prelude::*;
 use crate::error::ExportError;
 use crate::destination::{self, LocationArgs};
 use crate::pipeline::run_beside;
-use crate::s3::{Bucket, S3Config, S3Error, client};
+use crate::s3::{Bucket, S3Config, S3Error, client, runtime};
 
 /// How long removing one leftover keeps trying while S3 does not answer.
 const REMOVE_DEADLINE: Duration = Duration::from_secs(60);
@@ -32,13 +32,7 @@ struct Found {
 
 /// Lists (and removes unless `dry_run`) the leftovers under `folder`, on a helper thread.
 fn sweep(s3: S3Config, folder: String, cutoff_us: i64, dry_run: bool) -> Result<Vec<Found>, S3Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| S3Error {
-        operation: "clean-up",
-        bucket: s3.bucket.clone(),
-        key: folder.clone(),
-        detail: format!("could not start the S3 runtime: {e}"),
-        transient: false,
-    })?;
+    let runtime = runtime("clean-up", &s3.bucket, &folder)?;
     runtime.block_on(async {
         let bucket = Bucket { client: client(&s3).await, name: s3.bucket.clone(), encryption: s3.encryption.clone() };
         let objects = bucket.list_objects(&folder).await?;

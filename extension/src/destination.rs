@@ -105,10 +105,11 @@ fn raw_location(args: LocationArgs<'_>) -> Result<Resolved, ExportError> {
 fn lookup(name: &str, superuser: bool) -> Result<Resolved, ExportError> {
     // The schema comes from the catalog and every operator is qualified: nothing on the
     // caller's search_path takes part in the lookup.
-    let schema = Spi::get_one::<String>(
+    let schema = crate::catalog::select_one::<String>(
         "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_extension e
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
          WHERE e.extname OPERATOR(pg_catalog.=) 'pg2redshift'",
+        &[],
     )?
     .ok_or_else(|| ExportError::Internal("the pg2redshift extension is not installed in this database".into()))?;
     let sql = format!(

@@ -57,6 +57,28 @@ pub enum ExportError {
     Serialize(serde_json::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("the owner of extension pg2redshift is not a superuser, and change streams need a superuser's rights to manage replication slots")]
+    OwnerNotSuperuser,
+    #[error("change stream {} does not exist", quote_literal(.0))]
+    UnknownStream(String),
+    #[error("change stream {} already exists", quote_literal(.0))]
+    StreamExists(String),
+    #[error("{} is not a valid stream name: 1 to 40 lowercase letters, digits and _, starting with a letter", quote_literal(.0))]
+    InvalidStreamName(String),
+    #[error("only superusers and members of pg2redshift_stream_admin may {0}")]
+    NotStreamAdmin(&'static str),
+    #[error("table {table} cannot be captured: {why}")]
+    NotCapturable { table: String, why: &'static str },
+    #[error("redshift_cdc_start must run before its transaction writes anything: PostgreSQL creates replication slots only there")]
+    StartAfterWrites,
+    #[error("change stream {} is being exported by another session", quote_literal(.0))]
+    StreamBusy(String),
+    #[error("replication slot {slot} exists already, for database {}: stream names are unique in the server, as slot names are", quote_literal(database))]
+    SlotTaken { slot: String, database: String },
+    #[error("replication slot {slot} of the stream {why}")]
+    SlotGone { slot: String, why: &'static str },
+    #[error(transparent)]
+    Change(#[from] pg2redshift_core::changes::ChangeError),
 }
 
 /// A string as an SQL literal, as messages show patterns.
@@ -113,6 +135,19 @@ impl ExportError {
             ExportError::UnknownDestination(_) => ERRCODE_UNDEFINED_OBJECT,
             ExportError::IncompleteCredentials(..) | ExportError::ShortSigningKey => ERRCODE_CONFIG_FILE_ERROR,
             ExportError::Serialize(_) | ExportError::Internal(_) => ERRCODE_INTERNAL_ERROR,
+            ExportError::OwnerNotSuperuser | ExportError::NotCapturable { .. } | ExportError::SlotGone { .. } => {
+                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
+            }
+            ExportError::UnknownStream(_) => ERRCODE_UNDEFINED_OBJECT,
+            ExportError::StreamExists(_) | ExportError::SlotTaken { .. } => ERRCODE_DUPLICATE_OBJECT,
+            ExportError::InvalidStreamName(_) => ERRCODE_INVALID_NAME,
+            ExportError::NotStreamAdmin(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            ExportError::StartAfterWrites => ERRCODE_ACTIVE_SQL_TRANSACTION,
+            ExportError::StreamBusy(_) => ERRCODE_OBJECT_IN_USE,
+            ExportError::Change(err) => match err {
+                pg2redshift_core::changes::ChangeError::SchemaChanged { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                _ => ERRCODE_DATA_CORRUPTED,
+            },
         }
     }
 
@@ -142,6 +177,11 @@ impl ExportError {
             ExportError::LockTableTooSmall { .. } => Some(
                 "Raise max_locks_per_transaction (a server restart) to at least the number needed divided by the slots, or export the schema in parts (include/exclude, or redshift_export_many with fewer tables).",
             ),
+            ExportError::Change(pg2redshift_core::changes::ChangeError::SchemaChanged { .. }) | ExportError::SlotGone { .. } => Some(
+                "The stream cannot go on from here: stop it (redshift_cdc_stop) and start it again (redshift_cdc_start); its next export exports the tables in full.",
+            ),
+            ExportError::StartAfterWrites => Some("Call redshift_cdc_start on its own, or first in its transaction."),
+            ExportError::NotStreamAdmin(_) => Some("A superuser grants the right: GRANT pg2redshift_stream_admin TO role."),
             _ => None,
         }
     }

@@ -31,7 +31,7 @@ type ExportRows = TableIterator<
 
 /// Where and how to write: the destination (or a superuser's raw location), and the
 /// arguments or else the settings for the rest.
-fn export_settings(
+pub(crate) fn export_settings(
     location: LocationArgs<'_>,
     chunk_size: Option<i64>,
     gzip_level: Option<i32>,

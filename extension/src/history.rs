@@ -7,7 +7,7 @@ use pgrx::prelude::*;
 use crate::error::ExportError;
 use crate::export::TableResult;
 
-const EXTENSION_SCHEMA_SQL: &str = "
+pub(crate) const EXTENSION_SCHEMA_SQL: &str = "
 SELECT n.nspname::pg_catalog.text
 FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
 WHERE e.extname = 'pg2redshift'";
@@ -49,7 +49,12 @@ pub fn record(results: &[TableResult]) -> Result<(), ExportError> {
 /// the history when the job ends. A failure to record is a WARNING; the export's own error is
 /// what the caller sees.
 pub fn record_failure(tables: &[pg_sys::Oid], error: &ExportError) {
-    if let Err(why) = try_record_failure(tables, error) {
+    record_failure_as("failed", tables, error)
+}
+
+/// The same, with the failure's id starting `id_prefix-` (a stream's failures are found by it).
+pub fn record_failure_as(id_prefix: &str, tables: &[pg_sys::Oid], error: &ExportError) {
+    if let Err(why) = try_record_failure(id_prefix, tables, error) {
         pgrx::warning!("pg2redshift: the failed export could not be recorded in redshift_export_history: {why}");
     }
 }
@@ -57,12 +62,13 @@ pub fn record_failure(tables: &[pg_sys::Oid], error: &ExportError) {
 /// What the worker writes, handed over as JSON.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Failure {
+    id_prefix: String,
     started_at: String,
     tables: Vec<String>,
     error: String,
 }
 
-fn try_record_failure(tables: &[pg_sys::Oid], error: &ExportError) -> Result<(), String> {
+fn try_record_failure(id_prefix: &str, tables: &[pg_sys::Oid], error: &ExportError) -> Result<(), String> {
     let started_at = Spi::get_one::<String>("SELECT pg_catalog.statement_timestamp()::pg_catalog.text")
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
@@ -72,7 +78,7 @@ fn try_record_failure(tables: &[pg_sys::Oid], error: &ExportError) -> Result<(),
     )
     .map_err(|e| e.to_string())?
     .unwrap_or_default();
-    let failure = Failure { started_at, tables: names, error: format!("{} ({})", error, error.sqlstate_code()) };
+    let failure = Failure { id_prefix: id_prefix.to_string(), started_at, tables: names, error: format!("{} ({})", error, error.sqlstate_code()) };
     let payload = serde_json::to_vec(&failure).map_err(|e| e.to_string())?;
     let len = u32::try_from(payload.len()).map_err(|_| "the error is too long".to_string())?;
     // SAFETY: backend thread, inside a transaction whose resource owner owns the segment; it is
@@ -135,12 +141,12 @@ pub extern "C-unwind" fn pg2redshift_record_failure(arg: pg_sys::Datum) {
             let schema: Option<String> = client.select(EXTENSION_SCHEMA_SQL, Some(1), &[])?.first().get(1)?;
             let Some(schema) = schema else { return Ok(()) };
             let sql = format!(
-                "SELECT {}._redshift_export_record('failed-' || pg_catalog.to_char(pg_catalog.clock_timestamp() AT TIME ZONE 'UTC', \
+                "SELECT {}._redshift_export_record($4 || '-' || pg_catalog.to_char(pg_catalog.clock_timestamp() AT TIME ZONE 'UTC', \
                  'YYYYMMDD\"T\"HH24MISS\"Z\"') || '-' || pg_catalog.left(pg_catalog.md5(pg_catalog.gen_random_uuid()::pg_catalog.text), 8), \
                  $1::pg_catalog.timestamptz, $2, '{{}}', 0, 0, 0, 0, 0, 'failed', $3)",
                 pg2redshift_bundle::quote_ident(&schema)
             );
-            client.update(&sql, None, &[failure.started_at.clone().into(), failure.tables.clone().into(), failure.error.clone().into()])?;
+            client.update(&sql, None, &[failure.started_at.clone().into(), failure.tables.clone().into(), failure.error.clone().into(), failure.id_prefix.clone().into()])?;
             Ok(())
         });
         if let Err(e) = written {

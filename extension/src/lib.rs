@@ -22,6 +22,7 @@ mod progress;
 mod regclass;
 mod s3;
 mod settings;
+mod stream;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -45,5 +46,7 @@ fn redshift_export_version() -> String {
 extension_sql_file!("../sql/objects.sql", name = "objects", bootstrap);
 
 extension_sql_file!("../sql/destinations.sql", name = "destinations", requires = ["objects"]);
+
+extension_sql_file!("../sql/streams.sql", name = "streams", requires = ["destinations"]);
 
 extension_sql_file!("../sql/finalize.sql", name = "export_function_settings", finalize);

@@ -138,6 +138,17 @@ pub async fn client(config: &S3Config) -> Client {
     Client::from_conf(builder.build())
 }
 
+/// A runtime for S3 calls made on a helper thread; `operation` and `key` name what failed.
+pub fn runtime(operation: &'static str, bucket: &str, key: &str) -> Result<tokio::runtime::Runtime, S3Error> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| S3Error {
+        operation,
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        detail: format!("could not start the S3 runtime: {e}"),
+        transient: false,
+    })
+}
+
 pub struct Bucket {
     pub client: Client,
     pub name: String,
@@ -287,6 +298,24 @@ impl Bucket {
 }
 
 impl Bucket {
+    /// A small object's bytes (a document the exporter wrote), or None when there is none.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, S3Error> {
+        match self.client.get_object().bucket(&self.name).key(key).send().await {
+            Ok(out) => {
+                let body = out.body.collect().await.map_err(|e| S3Error {
+                    operation: "GetObject",
+                    bucket: self.name.clone(),
+                    key: key.to_string(),
+                    detail: e.to_string(),
+                    transient: true,
+                })?;
+                Ok(Some(body.into_bytes().to_vec()))
+            }
+            Err(e) if status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(self.error("GetObject", key, e)),
+        }
+    }
+
     /// Every object under `prefix`, with its last-modified time.
     pub async fn list_objects(&self, prefix: &str) -> Result<Vec<leftovers::Object>, S3Error> {
         let mut out = Vec::new();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use pg2redshift_bundle::signature::{self, SIGNATURE_FILE, SigningKey};
-use pg2redshift_bundle::{Bundle, DocumentRef, ExportDocument, ExportMember, ListedKey, Manifest, integrity, listed_document_key};
+use pg2redshift_bundle::{Bundle, BundleKind, DocumentRef, ExportDocument, ExportMember, ListedKey, Manifest, integrity, listed_document_key};
 
 use pg2redshift_core::aws_error;
 use crate::error::LoadError;
@@ -72,6 +72,9 @@ pub struct Head {
     pub reference: Option<DocumentRef>,
 }
 
+/// Until the loader applies change batches, it refuses them rather than load one as a table.
+const NO_CHANGES: &str = "a change batch (kind changes), which this loader does not apply yet";
+
 impl Store {
     /// Credentials from the standard AWS chain; `endpoint` for S3-compatible servers.
     pub fn new(endpoint: Option<&str>, region: &str, keys: Vec<SigningKey>) -> Result<Store, LoadError> {
@@ -121,6 +124,9 @@ impl Store {
             .ok_or_else(|| LoadError::Refused(format!("s3://{bucket}/{key} does not exist (not a committed export)")))?;
         let text = std::str::from_utf8(&body).map_err(|_| LoadError::Refused(format!("s3://{bucket}/{key} is not UTF-8")))?;
         let bundle = Bundle::from_json(text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
+        if bundle.kind == BundleKind::Changes {
+            return Err(LoadError::Refused(format!("s3://{bucket}/{key}: refused: {NO_CHANGES}")));
+        }
         integrity::check_bundle(key, &bundle).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
         // The exact bytes are needed only to check a signature: without keys they are not kept
         // (a prefix's listing holds every bundle it read).
@@ -232,6 +238,9 @@ impl Store {
         let Some(body) = self.get(bucket, key)? else { return Ok(None) };
         let text = std::str::from_utf8(&body).map_err(|_| LoadError::Refused(format!("s3://{bucket}/{key} is not UTF-8")))?;
         let doc = ExportDocument::from_json(text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
+        if doc.kind == BundleKind::Changes {
+            return Err(LoadError::Refused(format!("s3://{bucket}/{key}: refused: {NO_CHANGES}")));
+        }
         Ok(Some((body, doc)))
     }
 

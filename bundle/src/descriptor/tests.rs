@@ -46,6 +46,7 @@ pub(crate) fn sample() -> Bundle {
         files: vec![DataFile { key: "app/public.t/20261122T003000Z-1a2b3c4d/part-00000.csv.gz".into(), rows: 1, raw_bytes: 2, compressed_bytes: 22 }],
         totals: Totals { rows: 1, files: 1, raw_bytes: 2, compressed_bytes: 22 },
         changes: Changes::default(),
+        change_file: None,
     }
 }
 
@@ -64,6 +65,7 @@ pub(crate) fn sample_document() -> ExportDocument {
             table: "t".into(),
             bundle_key: "app/public.t/20261122T003000Z-1a2b3c4d/bundle.json".into(),
         }],
+        stream: None,
     }
 }
 
@@ -107,6 +109,36 @@ fn each_format_has_its_own_shape() {
     b.export_document = None;
     b.export.clear();
     assert!(matches!(Bundle::from_json(&b.to_json().unwrap()), Err(BundleError::Shape { version: 1, .. })));
+}
+
+#[test]
+fn change_bundles_have_their_own_shape() {
+    let mut b = sample();
+    b.kind = BundleKind::Changes;
+    let err = Bundle::from_json(&b.to_json().unwrap()).unwrap_err();
+    assert_eq!(err.to_string(), "bundle.json of format version 2 has kind changes but no change_file");
+    b.change_file = Some(ChangeFile { key: vec!["id".into()], truncated: false, captured: 3, fill_columns: Vec::new() });
+    assert_eq!(Bundle::from_json(&b.to_json().unwrap()).unwrap(), b);
+    b.kind = BundleKind::Full;
+    assert!(matches!(Bundle::from_json(&b.to_json().unwrap()), Err(BundleError::Shape { version: 2, .. })));
+    let mut v1 = sample_v1();
+    v1.kind = BundleKind::Changes;
+    v1.change_file = b.change_file.clone();
+    assert!(matches!(Bundle::from_json(&v1.to_json().unwrap()), Err(BundleError::Shape { version: 1, .. })));
+
+    let mut d = sample_document();
+    d.kind = BundleKind::Changes;
+    let err = ExportDocument::from_json(&d.to_json().unwrap()).unwrap_err();
+    assert_eq!(err.to_string(), "export.json of format version 2 has kind changes but names no stream");
+    d.stream = Some(crate::StreamPosition {
+        stream: "orders".into(),
+        slot: "pg2redshift_orders".into(),
+        base_export_id: "20261122T003000Z-1a2b3c4d".into(),
+        from_lsn: "0/16B3748".into(),
+        to_lsn: "0/16B3800".into(),
+        overlap_until_lsn: "0/16B3700".into(),
+    });
+    assert_eq!(ExportDocument::from_json(&d.to_json().unwrap()).unwrap(), d);
 }
 
 #[test]

@@ -2,31 +2,31 @@ use super::*;
 
 /// Builds a message field by field, as the protocol page lays it out.
 #[derive(Default)]
-struct Out(Vec<u8>);
+pub(crate) struct Out(pub(crate) Vec<u8>);
 
 impl Out {
-    fn u8(mut self, v: u8) -> Self {
+    pub(crate) fn u8(mut self, v: u8) -> Self {
         self.0.push(v);
         self
     }
-    fn i16(mut self, v: i16) -> Self {
+    pub(crate) fn i16(mut self, v: i16) -> Self {
         self.0.extend(v.to_be_bytes());
         self
     }
-    fn i32(mut self, v: i32) -> Self {
+    pub(crate) fn i32(mut self, v: i32) -> Self {
         self.0.extend(v.to_be_bytes());
         self
     }
-    fn i64(mut self, v: i64) -> Self {
+    pub(crate) fn i64(mut self, v: i64) -> Self {
         self.0.extend(v.to_be_bytes());
         self
     }
-    fn string(mut self, s: &str) -> Self {
+    pub(crate) fn string(mut self, s: &str) -> Self {
         self.0.extend(s.as_bytes());
         self.0.push(0);
         self
     }
-    fn text(self, s: &str) -> Self {
+    pub(crate) fn text(self, s: &str) -> Self {
         let mut o = self.u8(b't').i32(s.len() as i32);
         o.0.extend(s.as_bytes());
         o

@@ -48,7 +48,7 @@ pub fn commit(
             })?;
             files.push(file.clone());
         }
-        outputs.push(TableOutput { files, changes: table.changes.clone() });
+        outputs.push(TableOutput { files, changes: table.changes.clone(), change_file: job.change_file.clone() });
     }
     let mut manifests = Vec::with_capacity(jobs.len());
     for (source, output) in sources.iter().zip(&outputs) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ffi::CStr;
 
 use pg2redshift_bundle::signature::SigningKey;
-use pg2redshift_bundle::{BundleLocation, OnUnrepresentable};
+use pg2redshift_bundle::{BundleLocation, ChangeFile, OnUnrepresentable};
 use pg2redshift_core::commit::TableSource;
 use pg2redshift_core::select::{ExportQuery, RowIdentity, export_query};
 use pg2redshift_core::values::ValueRule;
@@ -59,10 +59,32 @@ pub struct TableResult {
 pub struct Job {
     pub oid: pg_sys::Oid,
     pub relation: Relation,
+    /// The Redshift table (bundle.json's `table` and `columns`).
     pub plan: TablePlan,
     pub query: ExportQuery,
-    pub rules: Vec<ValueRule>,
+    /// The data files' columns, one per value column of the query: the table's columns, or for
+    /// a change batch the change file's.
+    pub fields: Vec<Field>,
     pub location: BundleLocation,
+    /// A change batch's layout of its files; None for a full export.
+    pub change_file: Option<ChangeFile>,
+}
+
+/// One column of the data files: how messages name it and what its values must satisfy.
+pub struct Field {
+    pub name: String,
+    pub rule: ValueRule,
+    pub not_null: bool,
+}
+
+impl Field {
+    /// The fields of a table's own columns.
+    pub fn of_plan(plan: &TablePlan) -> Vec<Field> {
+        plan.columns
+            .iter()
+            .map(|c| Field { name: c.source_name.clone(), rule: ValueRule::for_type(c.mapping.redshift), not_null: c.not_null })
+            .collect()
+    }
 }
 
 impl Job {
@@ -78,16 +100,9 @@ impl Job {
         let plan = plan_table(&relation.schema, &relation.name, &relation.columns, &relation.primary_key, &request.options)?;
         let identity = RowIdentity::for_relation(&relation.relkind, &relation.primary_key);
         let query = export_query(&relation.schema, &relation.name, &relation.columns, identity);
-        let rules = plan.columns.iter().map(|c| ValueRule::for_type(c.mapping.redshift)).collect();
-        let location = BundleLocation {
-            bucket: settings.s3.bucket.clone(),
-            prefix: settings.prefix.clone(),
-            database: database.to_string(),
-            schema: relation.schema.clone(),
-            table: relation.name.clone(),
-            export_id: export_id.to_string(),
-        };
-        Ok(Job { oid: request.oid, relation, plan, query, rules, location })
+        let fields = Field::of_plan(&plan);
+        let location = location(settings, database, &relation, export_id);
+        Ok(Job { oid: request.oid, relation, plan, query, fields, location, change_file: None })
     }
 
     /// `"schema"."table"` of the source, as messages name it.
@@ -104,6 +119,18 @@ impl Job {
             plan: &self.plan,
             location: &self.location,
         }
+    }
+}
+
+/// Where a table's files of an export go.
+pub fn location(settings: &ExportSettings, database: &str, relation: &Relation, export_id: &str) -> BundleLocation {
+    BundleLocation {
+        bucket: settings.s3.bucket.clone(),
+        prefix: settings.prefix.clone(),
+        database: database.to_string(),
+        schema: relation.schema.clone(),
+        table: relation.name.clone(),
+        export_id: export_id.to_string(),
     }
 }
 

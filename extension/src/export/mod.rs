@@ -9,13 +9,14 @@ mod scan;
 
 use std::time::Instant;
 
+use pg2redshift_bundle::{BundleKind, StreamPosition};
 use pg2redshift_core::commit::{ExportHead, TableSource, check_distinct_targets, check_target_schemas};
 
 use crate::error::ExportError;
 use crate::pipeline::Pipeline;
 use crate::progress;
-pub use job::{ExportSettings, TableRequest, TableResult};
-use job::{Job, check_encoding};
+pub use job::{ExportSettings, Field, Job, TableRequest, TableResult, location};
+use job::check_encoding;
 use scan::{SnapshotCursor, stream_table};
 
 const HEAD_SQL: &str = "
@@ -26,23 +27,56 @@ SELECT pg_catalog.to_char(pg_catalog.statement_timestamp() AT TIME ZONE 'UTC', '
        pg_catalog.current_database()::pg_catalog.text";
 
 pub fn export(requests: Vec<TableRequest>, settings: &ExportSettings) -> Result<Vec<TableResult>, ExportError> {
+    let identity = Identity { export_id: None, kind: BundleKind::Full, stream: None };
+    run(settings, identity, |client, head| {
+        let mut jobs = Vec::with_capacity(requests.len());
+        for request in &requests {
+            jobs.push(Job::prepare(client, request, settings, &head.database, &head.export_id)?);
+        }
+        Ok(jobs)
+    })
+}
+
+/// What an export is, besides its tables.
+pub struct Identity {
+    /// A change batch's id is derived from its range; None: a new id from the time.
+    pub export_id: Option<String>,
+    pub kind: BundleKind,
+    /// The stream the export belongs to. A base snapshot's `base_export_id` is left empty here
+    /// and becomes its own id.
+    pub stream: Option<StreamPosition>,
+}
+
+/// Runs an export of the jobs `prepare` builds once the head (id, time, snapshot) is known.
+pub fn run(
+    settings: &ExportSettings,
+    identity: Identity,
+    prepare: impl FnOnce(&pgrx::spi::SpiClient<'_>, &ExportHead) -> Result<Vec<Job>, ExportError>,
+) -> Result<Vec<TableResult>, ExportError> {
     check_encoding()?;
     let started = Instant::now();
     pgrx::spi::Spi::connect(|client| {
         let row = client.select(HEAD_SQL, Some(1), &[])?.first();
+        let generated: String = row.get(1)?.unwrap_or_default();
+        let export_id = identity.export_id.unwrap_or(generated);
+        let mut stream = identity.stream;
+        if let Some(position) = &mut stream
+            && position.base_export_id.is_empty()
+        {
+            position.base_export_id = export_id.clone();
+        }
         let head = ExportHead {
-            export_id: row.get(1)?.unwrap_or_default(),
+            export_id,
             exported_at: row.get(2)?.unwrap_or_default(),
             snapshot: row.get(3)?.unwrap_or_default(),
             database: row.get(4)?.unwrap_or_default(),
             producer: format!("pg2redshift {}", env!("CARGO_PKG_VERSION")),
             policy: settings.policy,
+            kind: identity.kind,
+            stream,
         };
 
-        let mut jobs = Vec::with_capacity(requests.len());
-        for request in &requests {
-            jobs.push(Job::prepare(client, request, settings, &head.database, &head.export_id)?);
-        }
+        let jobs = prepare(client, &head)?;
         let sources: Vec<TableSource<'_>> = jobs.iter().map(Job::source).collect();
         check_distinct_targets(&sources)?;
         if let Some(destination) = &settings.destination {

@@ -240,9 +240,9 @@ pub fn stream_table(
     sink.flush()?;
     sink.pipeline.end_file()?;
     let mut out = sink.out;
-    for (column, count) in job.plan.columns.iter().zip(sink.changes) {
+    for (column, count) in job.fields.iter().zip(sink.changes) {
         if count > 0 {
-            out.changes.insert(column.source_name.clone(), count);
+            out.changes.insert(column.name.clone(), count);
         }
     }
     Ok(out)
@@ -315,12 +315,12 @@ impl RowSink<'_> {
                     // SAFETY: the query gives every other value column as text; NULL was checked.
                     ValueForm::Text => unsafe { row.text(i) }.ok_or_else(|| ExportError::InvalidText {
                         table: job.qualified(),
-                        column: job.plan.columns[i].source_name.clone(),
+                        column: job.fields[i].name.clone(),
                         row: row.describe(job, ordinal),
                     })?,
                 };
-                let column = &job.plan.columns[i];
-                match check_value(job.rules[i], text, self.settings.policy, column.not_null) {
+                let column = &job.fields[i];
+                match check_value(column.rule, text, self.settings.policy, column.not_null) {
                     Outcome::Keep(text) => Some(text),
                     Outcome::Changed(text) => {
                         self.changes[i] += 1;
@@ -329,7 +329,7 @@ impl RowSink<'_> {
                     Outcome::Refused(problem) => {
                         return Err(ExportError::Unrepresentable {
                             table: job.qualified(),
-                            column: column.source_name.clone(),
+                            column: column.name.clone(),
                             row: row.describe(job, ordinal),
                             problem,
                         });
