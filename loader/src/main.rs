@@ -1,6 +1,8 @@
 //! `redshift-load`: loads committed pg2redshift exports from S3 into Redshift, swapping each
 //! export's tables in within one transaction. See the README for commands and exit codes.
 
+mod apply;
+mod changes;
 mod error;
 mod exports;
 mod report;
@@ -16,6 +18,7 @@ mod verify;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use pg2redshift_bundle::BundleKind;
 use pg2redshift_loader::connection::{self, SslMode, Target};
 use pg2redshift_loader::iam::{IamCredentials, Source};
 
@@ -333,7 +336,11 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
             scope::check_schemas(&export, cli.schemas.as_deref())?;
             let auth = auth(cli)?;
             let mut db = connect(&target(cli)?, report)?;
-            let (done, planned) = swap::plan(&mut db, &export, &auth, *drop_missing)?;
+            let (done, planned) = if export[0].bundle.kind == BundleKind::Changes {
+                (None, apply::plan(&export, &auth)?)
+            } else {
+                swap::plan(&mut db, &export, &auth, *drop_missing)?
+            };
             let id = &export[0].bundle.export_id;
             if report.json {
                 for step in &planned {
@@ -414,7 +421,12 @@ fn load_one(
 ) -> Result<(), LoadError> {
     scope::check_schemas(export, cli.schemas.as_deref())?;
     let id = export[0].bundle.export_id.clone();
-    match swap::load_export(db, export, auth, drop_missing, report)? {
+    let done = if export[0].bundle.kind == BundleKind::Changes {
+        swap::retrying(db, report, |db| apply::try_apply(db, export, auth, report))?
+    } else {
+        swap::load_export(db, export, auth, drop_missing, report)?
+    };
+    match done {
         Done::Loaded => report.export_done(&id, export.len(), "loaded"),
         Done::AlreadyLoaded => report.export_done(&id, export.len(), "already loaded, nothing to do"),
     }

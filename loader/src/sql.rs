@@ -56,6 +56,11 @@ pub fn staging_name(table: &str) -> String {
     swap_name(table, "__pg2rs_new")
 }
 
+/// Where a change batch's rows for `table` are staged.
+pub fn changes_name(table: &str) -> String {
+    swap_name(table, "__pg2rs_chg")
+}
+
 pub fn retired_name(table: &str) -> String {
     swap_name(table, "__pg2rs_old")
 }
@@ -79,6 +84,13 @@ fn swap_name(table: &str, suffix: &str) -> String {
 /// COPY with exactly the format the bundle declares; anything else is refused rather than
 /// guessed.
 pub fn copy_statement(bundle: &Bundle, bucket: &str, auth: &CopyAuth, redact: bool) -> Result<String, LoadError> {
+    let columns: Vec<String> = bundle.table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let staging = quote_qualified(&bundle.table.schema, &staging_name(&bundle.table.name));
+    copy_into(bundle, &staging, &columns, bucket, auth, redact)
+}
+
+/// The same into `table` (quoted), whose `columns` (quoted) take the files' fields in order.
+pub fn copy_into(bundle: &Bundle, table: &str, columns: &[String], bucket: &str, auth: &CopyAuth, redact: bool) -> Result<String, LoadError> {
     let e = &bundle.encoding;
     if e.format != "csv" || e.compression != "gzip" || e.null_as != "\0" || e.delimiter != "," || e.quote != "\"" {
         return Err(LoadError::Refused(format!(
@@ -86,10 +98,8 @@ pub fn copy_statement(bundle: &Bundle, bucket: &str, auth: &CopyAuth, redact: bo
             e.format, e.compression, e.null_as, e.delimiter, e.quote
         )));
     }
-    let columns: Vec<String> = bundle.table.columns.iter().map(|c| quote_ident(&c.name)).collect();
     Ok(format!(
-        "COPY {} ({}) FROM {} {} MANIFEST FORMAT AS CSV DELIMITER {} QUOTE AS {} NULL AS '\\0' GZIP COMPUPDATE OFF STATUPDATE OFF",
-        quote_qualified(&bundle.table.schema, &staging_name(&bundle.table.name)),
+        "COPY {table} ({}) FROM {} {} MANIFEST FORMAT AS CSV DELIMITER {} QUOTE AS {} NULL AS '\\0' GZIP COMPUPDATE OFF STATUPDATE OFF",
         columns.join(", "),
         plain_literal(&format!("s3://{bucket}/{}", bundle.manifest_key), "the manifest's URL")?,
         auth.clause(redact)?,

@@ -25,9 +25,47 @@ CREATE TABLE IF NOT EXISTS pg2redshift_loader.loads (
     file_count INTEGER NOT NULL,
     bundle_url VARCHAR(2048) NOT NULL,
     loaded_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pg2redshift_loader.streams (
+    source_database VARCHAR(512) NOT NULL,
+    stream VARCHAR(64) NOT NULL,
+    base_export_id VARCHAR(64) NOT NULL,
+    next_lsn VARCHAR(20) NOT NULL,
+    last_export_id VARCHAR(64) NOT NULL,
+    applied_at TIMESTAMP NOT NULL
 )";
 
 pub const LOCK: &str = "LOCK pg2redshift_loader.loads";
+
+/// Where a change stream stands in Redshift: its base loaded, and the LSN its next batch must
+/// start at. None when its base was never loaded here.
+pub fn stream_position(db: &mut impl GenericClient, database: &str, stream: &str) -> Result<Option<(String, String)>, LoadError> {
+    let rows = db
+        .query(
+            &format!(
+                "SELECT base_export_id, next_lsn FROM pg2redshift_loader.streams WHERE source_database = {} AND stream = {}",
+                quote_literal(database),
+                quote_literal(stream)
+            ),
+            &[],
+        )
+        .map_err(|e| LoadError::target_sql("reading the stream positions", e))?;
+    Ok(rows.first().map(|r| (r.get(0), r.get(1))))
+}
+
+/// Records a stream's position: its base (a full export) or a batch applied on top of it.
+pub fn record_stream(database: &str, stream: &str, base_export_id: &str, next_lsn: &str, export_id: &str) -> [String; 2] {
+    let (db, st) = (quote_literal(database), quote_literal(stream));
+    [
+        format!("DELETE FROM pg2redshift_loader.streams WHERE source_database = {db} AND stream = {st}"),
+        format!(
+            "INSERT INTO pg2redshift_loader.streams VALUES ({db}, {st}, {}, {}, {}, getdate())",
+            quote_literal(base_export_id),
+            quote_literal(next_lsn),
+            quote_literal(export_id)
+        ),
+    ]
+}
 
 /// Keeps, of the history's rows `l`, the newest load of each table: a join with the grouped
 /// maximum, not a correlated subquery, which a planner that does not decorrelate runs once per

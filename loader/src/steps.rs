@@ -33,7 +33,7 @@ pub struct Step {
     pub note: Option<(&'static str, String)>,
 }
 
-fn run(purpose: impl Into<String>, sql: String) -> Step {
+pub(crate) fn run(purpose: impl Into<String>, sql: String) -> Step {
     Step { purpose: purpose.into(), shown: sql.clone(), sql, action: Action::Run, note: None }
 }
 
@@ -184,6 +184,13 @@ pub fn swap(export: &[Committed], target: &TargetState) -> Vec<Step> {
     if let (Some(last), false) = (steps.last_mut(), views.is_empty()) {
         last.note = Some(("views", format!("re-created {} dependent view(s) on the new tables", views.len())));
     }
+    // A change stream's base: its batches apply from here.
+    if let Some(position) = export.first().and_then(|c| c.stream.as_ref()) {
+        let b = &export[0].bundle;
+        for sql in state::record_stream(&b.source.database, &position.stream, &b.export_id, &position.to_lsn, &b.export_id) {
+            steps.push(run(format!("recording the base of change stream {}", position.stream), sql));
+        }
+    }
     for (schema, table) in &target.gone {
         let name = quote_qualified(schema, table);
         steps.push(run(format!("dropping {name}, gone from the source"), format!("DROP TABLE IF EXISTS {name}")));
@@ -202,7 +209,7 @@ pub fn swap(export: &[Committed], target: &TargetState) -> Vec<Step> {
 }
 
 /// The row of the load history for one table, in the load's own transaction.
-fn record(c: &Committed) -> Step {
+pub(crate) fn record(c: &Committed) -> Step {
     let b = &c.bundle;
     let values = [
         quote_literal(&b.table.schema),
@@ -221,4 +228,4 @@ fn record(c: &Committed) -> Step {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use pg2redshift_bundle::signature::{self, SIGNATURE_FILE, SigningKey};
-use pg2redshift_bundle::{Bundle, BundleKind, DocumentRef, ExportDocument, ExportMember, ListedKey, Manifest, integrity, listed_document_key};
+use pg2redshift_bundle::{Bundle, DocumentRef, StreamPosition, ExportDocument, ExportMember, ListedKey, Manifest, integrity, listed_document_key};
 
 use pg2redshift_core::aws_error;
 use crate::error::LoadError;
@@ -34,6 +34,9 @@ pub struct Committed {
     pub bundle: Bundle,
     /// bundle.json exactly as read, for its signature (empty when the loader has no keys).
     pub raw: Vec<u8>,
+    /// The change stream its export belongs to, from the export document (set once the whole
+    /// export is read).
+    pub stream: Option<StreamPosition>,
 }
 
 impl Committed {
@@ -70,10 +73,9 @@ pub struct Head {
     pub tables: Vec<ExportMember>,
     /// Format 2: the reference every table's bundle.json must carry.
     pub reference: Option<DocumentRef>,
+    /// The change stream the export belongs to.
+    pub stream: Option<StreamPosition>,
 }
-
-/// Until the loader applies change batches, it refuses them rather than load one as a table.
-const NO_CHANGES: &str = "a change batch (kind changes), which this loader does not apply yet";
 
 impl Store {
     /// Credentials from the standard AWS chain; `endpoint` for S3-compatible servers.
@@ -124,14 +126,11 @@ impl Store {
             .ok_or_else(|| LoadError::Refused(format!("s3://{bucket}/{key} does not exist (not a committed export)")))?;
         let text = std::str::from_utf8(&body).map_err(|_| LoadError::Refused(format!("s3://{bucket}/{key} is not UTF-8")))?;
         let bundle = Bundle::from_json(text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
-        if bundle.kind == BundleKind::Changes {
-            return Err(LoadError::Refused(format!("s3://{bucket}/{key}: refused: {NO_CHANGES}")));
-        }
         integrity::check_bundle(key, &bundle).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
         // The exact bytes are needed only to check a signature: without keys they are not kept
         // (a prefix's listing holds every bundle it read).
         let raw = if self.keys.is_empty() { Vec::new() } else { body };
-        Ok(Committed { bucket: bucket.to_string(), key: key.to_string(), bundle, raw })
+        Ok(Committed { bucket: bucket.to_string(), key: key.to_string(), bundle, raw, stream: None })
     }
 
     /// The objects a committed table's COPY will read: its manifest must list exactly its own
@@ -238,9 +237,6 @@ impl Store {
         let Some(body) = self.get(bucket, key)? else { return Ok(None) };
         let text = std::str::from_utf8(&body).map_err(|_| LoadError::Refused(format!("s3://{bucket}/{key} is not UTF-8")))?;
         let doc = ExportDocument::from_json(text).map_err(|e| LoadError::Refused(format!("s3://{bucket}/{key}: refused: {e}")))?;
-        if doc.kind == BundleKind::Changes {
-            return Err(LoadError::Refused(format!("s3://{bucket}/{key}: refused: {NO_CHANGES}")));
-        }
         Ok(Some((body, doc)))
     }
 
@@ -250,7 +246,7 @@ impl Store {
     pub fn head_of(&self, first: &Committed) -> Result<Head, LoadError> {
         let b = &first.bundle;
         let Some(reference) = &b.export_document else {
-            return Ok(Head { export_id: b.export_id.clone(), tables: b.export.clone(), reference: None });
+            return Ok(Head { export_id: b.export_id.clone(), tables: b.export.clone(), reference: None, stream: None });
         };
         let url = format!("s3://{}/{}", first.bucket, reference.key);
         let (body, doc) = self
@@ -260,7 +256,10 @@ impl Store {
         if !doc.tables.iter().any(|m| m.bundle_key == first.key) {
             return Err(LoadError::Refused(format!("{}: refused: its export document {url} does not list it", first.url())));
         }
-        Ok(Head { export_id: doc.export_id, tables: doc.tables, reference: Some(reference.clone()) })
+        if doc.kind != b.kind {
+            return Err(LoadError::Refused(format!("{}: refused: its export document {url} is of another kind", first.url())));
+        }
+        Ok(Head { export_id: doc.export_id, tables: doc.tables, reference: Some(reference.clone()), stream: doc.stream })
     }
 
     /// Every table of the export that `first` belongs to, `first` included, in the export's
@@ -279,7 +278,7 @@ impl Store {
             self.check_objects(&c)?;
             // Its signature is checked: the exact bytes are not needed any more, and an export
             // of thousands of tables would otherwise keep every bundle.json twice.
-            let c = Committed { raw: Vec::new(), ..c };
+            let c = Committed { raw: Vec::new(), stream: head.stream.clone(), ..c };
             out.push(c);
         }
         if let Some(first) = first {

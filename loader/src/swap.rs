@@ -38,6 +38,12 @@ pub fn load_export(
     drop_missing: bool,
     report: &Reporter,
 ) -> Result<Done, LoadError> {
+    retrying(db, report, |db| try_load(db, export, auth, drop_missing, report))
+}
+
+/// Runs `attempt` (one whole load transaction) after creating the load history, again after a
+/// serialization conflict, up to [`ATTEMPTS`] times.
+pub fn retrying(db: &mut Client, report: &Reporter, mut attempt: impl FnMut(&mut Client) -> Result<Done, Attempt>) -> Result<Done, LoadError> {
     // Two loaders starting together may race to create it: the loser tries again.
     let mut tries = 0;
     while let Err(e) = db.batch_execute(state::CREATE) {
@@ -47,14 +53,14 @@ pub fn load_export(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let mut attempt = 1;
+    let mut n = 1;
     loop {
-        match try_load(db, export, auth, drop_missing, report) {
-            Err(Attempt::Conflict(msg)) if attempt < ATTEMPTS => {
-                let wait = Duration::from_millis(500 << attempt);
+        match attempt(db) {
+            Err(Attempt::Conflict(msg)) if n < ATTEMPTS => {
+                let wait = Duration::from_millis(500 << n);
                 report.line("retry", &format!("serialization conflict ({msg}); retrying in {:.1}s", wait.as_secs_f64()));
                 std::thread::sleep(wait);
-                attempt += 1;
+                n += 1;
             }
             Err(Attempt::Conflict(msg)) => return Err(LoadError::failed(format!("gave up after {ATTEMPTS} serialization conflicts: {msg}"))),
             Err(Attempt::Error(e)) => return Err(e),
@@ -63,7 +69,7 @@ pub fn load_export(
     }
 }
 
-enum Attempt {
+pub enum Attempt {
     /// Redshift's ERROR 1023 / SQLSTATE 40001: run the whole transaction again.
     Conflict(String),
     Error(LoadError),
@@ -77,7 +83,7 @@ impl From<LoadError> for Attempt {
 
 /// Serialization conflicts (Redshift's ERROR 1023, SQLSTATE 40001) and deadlocks where the
 /// loader was the one cancelled (40P01): the whole transaction runs again.
-fn is_conflict(e: &postgres::Error) -> bool {
+pub(crate) fn is_conflict(e: &postgres::Error) -> bool {
     let Some(db) = e.as_db_error() else { return false };
     matches!(db.code().code(), "40001" | "40P01") || is_redshift_1023(db.message(), db.detail())
 }
@@ -96,7 +102,7 @@ fn is_redshift_1023(message: &str, detail: Option<&str>) -> bool {
 }
 
 /// Runs a statement of the load; a failure becomes Failed (or Conflict).
-fn exec(tx: &mut Transaction<'_>, sql: &str, what: &str) -> Result<(), Attempt> {
+pub(crate) fn exec(tx: &mut Transaction<'_>, sql: &str, what: &str) -> Result<(), Attempt> {
     tx.batch_execute(sql).map_err(|e| {
         if is_conflict(&e) {
             Attempt::Conflict(describe(&e))
@@ -177,29 +183,10 @@ fn try_load(
             run_step(&mut tx, &step, report)?;
             continue;
         };
-        report.statement(&step.purpose, &step.shown);
-        let started = Instant::now();
-        let bar = report.copy_started(table, &format!("{table}: {}", step.purpose));
-        let result = tx.execute(step.sql.as_str(), &[]);
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
+        if let Err(e) = copy(&mut tx, &step, table, *rows, report) {
+            drop(tx);
+            return Err(e.explained(db, table));
         }
-        let n = match result {
-            Ok(n) => n,
-            Err(e) if is_conflict(&e) => return Err(Attempt::Conflict(describe(&e))),
-            Err(e) => {
-                let msg = describe(&e);
-                drop(tx);
-                let explained = explain_copy_error(db);
-                let message = format!("COPY into {table} failed: {msg}{explained}");
-                return Err(LoadError::Failed { message, source: Some(Box::new(e)) }.into());
-            }
-        };
-        if n != *rows {
-            return Err(LoadError::failed(format!("{table}: COPY loaded {n} rows but the export holds {rows}; nothing was changed")).into());
-        }
-        let (schema, name) = table.split_once('.').unwrap_or(("", table));
-        report.table_loaded(schema, name, n, started.elapsed());
     }
 
     // 2. The swap, built from what the target holds. Its first steps drop the dependent views
@@ -224,8 +211,50 @@ fn try_load(
     Ok(Done::Loaded)
 }
 
+/// How a COPY step failed.
+pub(crate) enum CopyFailure {
+    Attempt(Attempt),
+    /// Redshift refused it: explained from stl_load_errors once the transaction has ended.
+    Refused(postgres::Error),
+}
+
+impl CopyFailure {
+    pub(crate) fn explained(self, db: &mut Client, table: &str) -> Attempt {
+        match self {
+            CopyFailure::Attempt(a) => a,
+            CopyFailure::Refused(e) => {
+                let message = format!("COPY into {table} failed: {}{}", describe(&e), explain_copy_error(db));
+                LoadError::Failed { message, source: Some(Box::new(e)) }.into()
+            }
+        }
+    }
+}
+
+/// Runs a COPY step, checks the count it loaded against the bundle's, and reports it.
+pub(crate) fn copy(tx: &mut Transaction<'_>, step: &Step, table: &str, rows: u64, report: &Reporter) -> Result<(), CopyFailure> {
+    report.statement(&step.purpose, &step.shown);
+    let started = Instant::now();
+    let bar = report.copy_started(table, &format!("{table}: {}", step.purpose));
+    let result = tx.execute(step.sql.as_str(), &[]);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let n = match result {
+        Ok(n) => n,
+        Err(e) if is_conflict(&e) => return Err(CopyFailure::Attempt(Attempt::Conflict(describe(&e)))),
+        Err(e) => return Err(CopyFailure::Refused(e)),
+    };
+    if n != rows {
+        let e = LoadError::failed(format!("{table}: COPY loaded {n} rows but the export holds {rows}; nothing was changed"));
+        return Err(CopyFailure::Attempt(e.into()));
+    }
+    let (schema, name) = table.split_once('.').unwrap_or(("", table));
+    report.table_loaded(schema, name, n, started.elapsed());
+    Ok(())
+}
+
 /// Runs one step of the load and reports it.
-fn run_step(tx: &mut Transaction<'_>, step: &Step, report: &Reporter) -> Result<(), Attempt> {
+pub(crate) fn run_step(tx: &mut Transaction<'_>, step: &Step, report: &Reporter) -> Result<(), Attempt> {
     report.statement(&step.purpose, &step.shown);
     exec(tx, &step.sql, &step.purpose)?;
     if let Some((event, message)) = &step.note {
@@ -236,7 +265,7 @@ fn run_step(tx: &mut Transaction<'_>, step: &Step, report: &Reporter) -> Result<
 
 /// The rejected rows of the failed COPY, in plain words (after the rollback, where Redshift keeps
 /// them).
-fn explain_copy_error(db: &mut Client) -> String {
+pub(crate) fn explain_copy_error(db: &mut Client) -> String {
     let rows = db.query(
         "SELECT trim(filename), line_number, trim(colname), trim(type), trim(col_length), trim(raw_field_value), err_code, trim(err_reason) \
          FROM stl_load_errors WHERE query = pg_last_copy_id() ORDER BY line_number LIMIT 20",

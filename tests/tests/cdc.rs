@@ -4,8 +4,11 @@
 //! is in S3; starting is refused for tables whose changes could not be applied, and only stream
 //! admins may start one.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use e2e::redshift_csv::Field;
-use e2e::{S3, describe, expect_sqlstate, export_database, unique_prefix};
+use e2e::{S3, describe, expect_sqlstate, export_database, fresh_target, loader, output_text, redshift, s3_bucket, source_database_url, text_rows, unique_prefix};
 use pg2redshift_bundle::BundleKind;
 
 /// `(export_id, kind, bundle_url, rows)` of a `redshift_cdc_export(stream)` call.
@@ -28,8 +31,11 @@ fn text(field: &Field) -> Option<String> {
 /// A stream's database: its own prefix for the superuser's raw location, and no slot left over
 /// from an earlier run of the test.
 fn stream_database(name: &str, stream: &str) -> postgres::Client {
+    stream_database_at(name, stream, &unique_prefix(name))
+}
+
+fn stream_database_at(name: &str, stream: &str, prefix: &str) -> postgres::Client {
     let mut db = export_database(name);
-    let prefix = unique_prefix(name);
     db.batch_execute(&format!(
         "SET pg2redshift.prefix = '{prefix}';
          SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots
@@ -86,12 +92,11 @@ fn a_stream_exports_its_base_then_each_change_once() {
     assert_eq!((change_file.key.as_slice(), change_file.truncated, change_file.captured), (&["id".to_string()][..], false, 3));
     let rows: Vec<Vec<Option<String>>> = s3.rows(&bundle).iter().map(|r| r.iter().map(text).collect()).collect();
     // op, lsn, fill, fill key id, then id, body, n, tags, big.
-    let summary: Vec<(Option<String>, Option<String>, Option<String>, Option<String>)> =
-        rows.iter().map(|r| (r[0].clone(), r[2].clone(), r[4].clone(), r[5].clone())).collect();
+    let summary: Vec<[Option<String>; 4]> = rows.iter().map(|r| [r[0].clone(), r[2].clone(), r[4].clone(), r[5].clone()]).collect();
     let s = |v: &str| Some(v.to_string());
     assert_eq!(
         summary,
-        [(s("U"), None, s("1"), s("one, \"quoted\"")), (s("D"), None, s("2"), None), (s("U"), None, s("6"), s("six"))]
+        [[s("U"), None, s("1"), s("one, \"quoted\"")], [s("D"), None, s("2"), None], [s("U"), None, s("6"), s("six")]]
     );
     assert_eq!(rows[0][7], s("[\"a\",\"b\\\"c\"]"), "arrays are encoded as in a full export");
     assert_eq!(rows[2][8].as_ref().map(String::len), Some(9600), "an inserted TOASTed value travels whole");
@@ -112,13 +117,19 @@ fn a_stream_exports_its_base_then_each_change_once() {
         (s("U"), s("00001"), s("6"), s("60"), s("7.00"), None)
     );
 
-    // Nothing new: no batch, and the slot holds no WAL of ours back.
+    // Nothing new: no batch, and the slot holds no WAL of ours back (it moved to where the WAL
+    // was flushed when the export began; other tests write WAL meanwhile).
+    let flushed: String = db.query_one("SELECT pg_current_wal_flush_lsn()::text", &[]).expect("lsn").get(0);
     assert!(cdc_export(&mut db, "basic").is_empty());
     let status = db
-        .query_one("SELECT wal_status, unexported_wal_bytes::text, changes_exported, last_error FROM redshift_cdc_status() WHERE name = 'basic'", &[])
+        .query_one(
+            "SELECT wal_status, (SELECT confirmed_flush_lsn >= $1::text::pg_lsn FROM pg_replication_slots WHERE slot_name = 'pg2redshift_basic'),
+                    changes_exported, last_error FROM redshift_cdc_status() WHERE name = 'basic'",
+            &[&flushed],
+        )
         .expect("status");
     assert_eq!(status.get::<_, Option<String>>(0).as_deref(), Some("reserved"));
-    assert_eq!(status.get::<_, Option<String>>(1).as_deref(), Some("0"));
+    assert_eq!(status.get::<_, Option<bool>>(1), Some(true), "an idle run moves the slot on");
     assert_eq!(status.get::<_, i64>(2), 5);
     assert_eq!(status.get::<_, Option<String>>(3), None);
 
@@ -204,4 +215,145 @@ fn streams_refuse_what_they_could_not_apply_and_who_may_not_start_them() {
     db.batch_execute("RESET ROLE; SELECT redshift_cdc_stop('refusals')").expect("stop");
     let unknown = expect_sqlstate(&mut db, "SELECT * FROM redshift_cdc_export('refusals')", "42704");
     assert!(unknown.contains("does not exist"), "{unknown}");
+}
+
+/// No position of `stream` in the loader's history, so a test can run again.
+fn forget_stream(stream: &str) {
+    let mut rs = redshift();
+    let exists: i64 = rs
+        .query_one("SELECT count(*) FROM pg_tables WHERE schemaname = 'pg2redshift_loader' AND tablename = 'streams'", &[])
+        .expect("history")
+        .get(0);
+    if exists > 0 {
+        rs.execute("DELETE FROM pg2redshift_loader.streams WHERE stream = $1", &[&stream]).expect("forget");
+    }
+}
+
+fn watch_once(prefix: &str) -> String {
+    let out = loader().args(["watch", "--once", &format!("s3://{}/{prefix}", s3_bucket())]).output().expect("run redshift-load");
+    let text = output_text(&out);
+    assert!(out.status.success(), "watch failed: {text}");
+    text
+}
+
+const SOURCE_ROWS: &str = "SELECT t.id::text, t.body, t.n::text, md5(t.big) FROM t ORDER BY t.id";
+
+fn target_rows(schema: &str) -> Vec<Vec<Option<String>>> {
+    text_rows(&mut redshift(), &format!("SELECT t.id::text, t.body, t.n::text, md5(t.big) FROM {schema}.t t ORDER BY t.id"))
+}
+
+/// Panics with the first rows that differ (the tables are large).
+fn assert_same(target: &[Vec<Option<String>>], source: &[Vec<Option<String>>], context: &str) {
+    use std::collections::BTreeSet;
+    let (t, s): (BTreeSet<_>, BTreeSet<_>) = (target.iter().collect(), source.iter().collect());
+    let only_target: Vec<_> = t.difference(&s).take(5).collect();
+    let only_source: Vec<_> = s.difference(&t).take(5).collect();
+    assert!(
+        only_target.is_empty() && only_source.is_empty() && target.len() == source.len(),
+        "Redshift has {} rows, the source {}; only in Redshift: {only_target:?}; only in the source: {only_source:?}\n{context}",
+        target.len(),
+        source.len()
+    );
+}
+
+/// Writes to `t` from another session until told to stop: inserts, updates of a TOASTed row's
+/// other columns, deletes.
+fn writer(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut db = e2e::connect(&source_database_url("e2e_cdc_apply"));
+        let mut i = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            i += 1;
+            let id = 1000 + i as i64;
+            db.batch_execute(&format!(
+                "INSERT INTO t VALUES ({id}, 'w{i}', {i}, {BIG}); UPDATE t SET n = n + 1 WHERE id = {};
+                 DELETE FROM t WHERE id = {};",
+                id - 1,
+                id - 5
+            ))
+            .expect("write");
+        }
+        i
+    })
+}
+
+#[test]
+fn changes_apply_in_redshift_in_commit_order_and_end_equal_to_the_source() {
+    let prefix = unique_prefix("e2e_cdc_apply");
+    let mut db = stream_database_at("e2e_cdc_apply", "apply", &prefix);
+    fresh_target("cdc_apply");
+    forget_stream("apply");
+    db.batch_execute(&format!(
+        "CREATE TABLE t (id int PRIMARY KEY, body text, n numeric(12,2), big text);
+         INSERT INTO t SELECT g, 'row ' || g, g, CASE WHEN g % 10 = 0 THEN {BIG} END FROM generate_series(1, 200) g;"
+    ))
+    .expect("table");
+
+    // Writes run while the stream starts and while its base is taken.
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = writer(stop.clone());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    db.batch_execute("SELECT * FROM redshift_cdc_start('apply', ARRAY['t']::regclass[], target_schema => 'cdc_apply')").expect("start");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let base = cdc_export(&mut db, "apply");
+    assert_eq!(base[0].1, "full");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let written = busy.join().expect("writer");
+    assert!(written > 3, "the writer ran ({written} rounds)");
+
+    // Every kind of change, in several batches.
+    db.batch_execute("UPDATE t SET body = 'toast kept' WHERE id = 10").expect("update beside a TOASTed value");
+    cdc_export(&mut db, "apply");
+    db.batch_execute("UPDATE t SET id = 100000 WHERE id = 20").expect("key change");
+    db.batch_execute("UPDATE t SET body = 'moved, then changed' WHERE id = 100000").expect("update after the move");
+    db.batch_execute("BEGIN; DELETE FROM t WHERE id < 100; ROLLBACK;").expect("rolled back");
+    db.batch_execute("INSERT INTO t SELECT g, 'bulk', g, NULL FROM generate_series(200001, 300000) g").expect("100,000 rows in one transaction");
+    cdc_export(&mut db, "apply");
+    db.batch_execute("DELETE FROM t WHERE id BETWEEN 200001 AND 250000; UPDATE t SET n = -n WHERE id % 7 = 0").expect("bulk changes");
+    cdc_export(&mut db, "apply");
+    let out = watch_once(&prefix);
+    assert_same(&target_rows("cdc_apply"), &text_rows(&mut db, SOURCE_ROWS), &e2e::excerpt(&out, 3000));
+
+    // A TRUNCATE, and rows after it, in one batch.
+    db.batch_execute("TRUNCATE t; INSERT INTO t VALUES (1, 'after truncate', 1, NULL)").expect("truncate");
+    let last = cdc_export(&mut db, "apply");
+    assert_eq!(last.len(), 1);
+    watch_once(&prefix);
+    assert_eq!(target_rows("cdc_apply"), [vec![Some("1".to_string()), Some("after truncate".into()), Some("1.00".into()), None]]);
+
+    // Applied once: loading a batch again does nothing.
+    let again = loader().args(["load", &last[0].2]).output().expect("run redshift-load");
+    assert!(output_text(&again).contains("already loaded"), "{}", output_text(&again));
+    db.batch_execute("SELECT redshift_cdc_stop('apply')").expect("stop");
+}
+
+#[test]
+fn a_batch_is_refused_until_the_one_before_it_is_applied() {
+    let prefix = unique_prefix("e2e_cdc_gap");
+    let mut db = stream_database_at("e2e_cdc_gap", "gap", &prefix);
+    fresh_target("cdc_gap");
+    forget_stream("gap");
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, body text, n numeric(12,2), big text)").expect("table");
+    db.batch_execute("SELECT * FROM redshift_cdc_start('gap', ARRAY['t']::regclass[], target_schema => 'cdc_gap')").expect("start");
+    let base = cdc_export(&mut db, "gap");
+    db.batch_execute("INSERT INTO t VALUES (1, 'one', 1, NULL)").expect("insert");
+    let first = cdc_export(&mut db, "gap");
+    db.batch_execute("INSERT INTO t VALUES (2, 'two', 2, NULL)").expect("insert");
+    let second = cdc_export(&mut db, "gap");
+    let load = |url: &str| {
+        let out = loader().args(["load", url]).output().expect("run redshift-load");
+        (out.status.code(), output_text(&out))
+    };
+    let (code, text) = load(&second[0].2);
+    assert_ne!(code, Some(0));
+    assert!(text.contains("is not loaded here: load the base first"), "{text}");
+    assert_eq!(load(&base[0].2).0, Some(0));
+    let (code, text) = load(&second[0].2);
+    assert_ne!(code, Some(0));
+    assert!(text.contains("a gap: the changes between are missing"), "{text}");
+    assert_eq!(load(&first[0].2).0, Some(0), "in order, it applies");
+    assert_eq!(load(&second[0].2).0, Some(0));
+    assert_eq!(target_rows("cdc_gap").len(), 2);
+    db.batch_execute("SELECT redshift_cdc_stop('gap')").expect("stop");
 }

@@ -1,7 +1,7 @@
 use super::*;
 use pg2redshift_bundle::{Bundle, ColumnDef, DistStyle, Encoding, RedshiftType, SortKey, TableDef};
 
-fn committed(table: &str) -> Committed {
+pub(crate) fn committed(table: &str) -> Committed {
     let def = TableDef {
         schema: "s".into(),
         name: table.into(),
@@ -25,7 +25,7 @@ fn committed(table: &str) -> Committed {
         "changes": { "policy": "error", "columns": {}, "total": 0 }
     });
     let bundle = Bundle::from_json(&json.to_string()).expect("a valid bundle");
-    Committed { bucket: "b".into(), key: format!("app/s.{table}/x/bundle.json"), bundle, raw: Vec::new() }
+    Committed { bucket: "b".into(), key: format!("app/s.{table}/x/bundle.json"), bundle, raw: Vec::new(), stream: None }
 }
 
 fn sql(steps: &[Step]) -> Vec<&str> {
