@@ -314,6 +314,12 @@ fn changes_apply_in_redshift_in_commit_order_and_end_equal_to_the_source() {
     cdc_export(&mut db, "apply");
     let out = watch_once(&prefix);
     assert_same(&target_rows("cdc_apply"), &text_rows(&mut db, SOURCE_ROWS), &e2e::excerpt(&out, 3000));
+    let verified = loader()
+        .args(["verify", "--schema", "cdc_apply", "--source", &source_database_url("e2e_cdc_apply")])
+        .output()
+        .expect("run redshift-load");
+    assert!(verified.status.success(), "verify: {}", output_text(&verified));
+    assert!(output_text(&verified).contains("all equal"), "{}", output_text(&verified));
 
     // A TRUNCATE, and rows after it, in one batch.
     db.batch_execute("TRUNCATE t; INSERT INTO t VALUES (1, 'after truncate', 1, NULL)").expect("truncate");
@@ -356,4 +362,116 @@ fn a_batch_is_refused_until_the_one_before_it_is_applied() {
     assert_eq!(load(&second[0].2).0, Some(0));
     assert_eq!(target_rows("cdc_gap").len(), 2);
     db.batch_execute("SELECT redshift_cdc_stop('gap')").expect("stop");
+}
+
+fn count(db: &mut postgres::Client, sql: &str) -> i64 {
+    db.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).get(0)
+}
+
+#[test]
+fn s3_down_during_an_export_and_a_loader_killed_mid_apply_lose_and_repeat_nothing() {
+    let prefix = unique_prefix("e2e_cdc_crash");
+    let mut db = stream_database_at("e2e_cdc_crash", "crash", &prefix);
+    fresh_target("cdc_crash");
+    forget_stream("crash");
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, body text, n numeric(12,2), big text); INSERT INTO t VALUES (1, 'one', 1, NULL)")
+        .expect("table");
+    db.batch_execute("SELECT * FROM redshift_cdc_start('crash', ARRAY['t']::regclass[], target_schema => 'cdc_crash')").expect("start");
+    cdc_export(&mut db, "crash");
+    watch_once(&prefix);
+
+    // S3 does not answer: the export fails, commits nothing and leaves the slot where it was.
+    db.batch_execute("INSERT INTO t SELECT g, 'bulk', g, NULL FROM generate_series(2, 400001) g").expect("changes");
+    let before: String = db.query_one("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'pg2redshift_crash'", &[]).expect("slot").get(0);
+    db.batch_execute("SET pg2redshift.endpoint = 'http://127.0.0.1:9'").expect("S3 gone");
+    let failed = db.query("SELECT * FROM redshift_cdc_export('crash')", &[]).expect_err("an export without S3");
+    assert!(describe(&failed).contains("S3"), "{}", describe(&failed));
+    db.batch_execute("RESET pg2redshift.endpoint").expect("S3 back");
+    let after: String = db.query_one("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'pg2redshift_crash'", &[]).expect("slot").get(0);
+    assert_eq!(before, after, "a failed export does not move the slot");
+    let status = db.query_one("SELECT last_error FROM redshift_cdc_status() WHERE name = 'crash'", &[]).expect("status");
+    assert!(status.get::<_, Option<String>>(0).is_some_and(|e| e.contains("S3")), "the failure is in the stream's status");
+    let batch = cdc_export(&mut db, "crash");
+    assert_eq!(batch[0].3, 400_000, "every change, once");
+
+    // The loader is killed while it COPYs the batch: Redshift keeps the table as it was.
+    let mut backing = e2e::connect(&e2e::stack_setting("PG2RS_TARGET_PG_URL"));
+    let mut child = loader().args(["load", &batch[0].2]).spawn().expect("spawn loader");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while count(&mut backing, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY \"cdc_crash\".\"t__pg2rs_chg\"%FROM STDIN'") == 0 {
+        assert!(std::time::Instant::now() < deadline, "the COPY never started");
+        assert!(child.try_wait().expect("wait").is_none(), "the loader finished before it could be killed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    assert_eq!(count(&mut redshift(), "SELECT count(*) FROM cdc_crash.t"), 1, "the table stands as it was");
+    // The next run waits for the abandoned transaction, then applies the batch, once.
+    watch_once(&prefix);
+    assert_eq!(count(&mut redshift(), "SELECT count(*) FROM cdc_crash.t"), 400_001);
+    watch_once(&prefix);
+    assert_eq!(count(&mut redshift(), "SELECT count(*) FROM cdc_crash.t"), 400_001, "applied once");
+    db.batch_execute("SELECT redshift_cdc_stop('crash')").expect("stop");
+}
+
+#[test]
+fn an_idle_stream_does_not_hold_back_the_wal_of_other_tables() {
+    let mut db = stream_database("e2e_cdc_idle", "idle");
+    db.batch_execute("CREATE TABLE quiet (id int PRIMARY KEY); CREATE TABLE busy (id int PRIMARY KEY, pad text)").expect("tables");
+    db.batch_execute("SELECT * FROM redshift_cdc_start('idle', ARRAY['quiet']::regclass[])").expect("start");
+    cdc_export(&mut db, "idle");
+    // Plenty of WAL, none of it the stream's.
+    for round in 0..5 {
+        db.batch_execute(&format!(
+            "INSERT INTO busy SELECT g, repeat('x', 500) FROM generate_series({0} * 20000 + 1, ({0} + 1) * 20000) g",
+            round
+        ))
+        .expect("busy");
+    }
+    db.batch_execute("CHECKPOINT").expect("checkpoint");
+    let written: String = db.query_one("SELECT pg_current_wal_lsn()::text", &[]).expect("lsn").get(0);
+    let held_before: i64 =
+        count(&mut db, &format!("SELECT pg_wal_lsn_diff('{written}', restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = 'pg2redshift_idle'"));
+    assert!(held_before > 40_000_000, "the busy table wrote WAL the slot holds ({held_before} bytes)");
+    assert!(cdc_export(&mut db, "idle").is_empty(), "nothing of the stream's");
+    let held_after: i64 =
+        count(&mut db, &format!("SELECT pg_wal_lsn_diff('{written}', restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = 'pg2redshift_idle'"));
+    assert!(held_after < 1_000_000, "after an idle run the slot holds {held_after} bytes of that WAL");
+    db.batch_execute("SELECT redshift_cdc_stop('idle')").expect("stop");
+}
+
+#[test]
+fn a_stream_scheduled_with_pg_cron_is_applied_by_watch() {
+    let db_name = "e2e_cdc_cron";
+    let prefix = unique_prefix(db_name);
+    let mut db = stream_database_at(db_name, "cron", &prefix);
+    fresh_target("cdc_cron");
+    forget_stream("cron");
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, body text, n numeric(12,2), big text); INSERT INTO t SELECT g, 'v', g, NULL FROM generate_series(1, 50) g")
+        .expect("table");
+    db.batch_execute("SELECT * FROM redshift_cdc_start('cron', ARRAY['t']::regclass[], target_schema => 'cdc_cron')").expect("start");
+    let mut cron = e2e::source_admin();
+    cron.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_cron; SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'e2e-cdc'")
+        .expect("pg_cron");
+    let command = format!("SET pg2redshift.prefix = '{prefix}'; SELECT count(*) FROM redshift_cdc_export('cron')");
+    let job: i64 = cron
+        .query_one("SELECT cron.schedule_in_database('e2e-cdc', '* * * * *', $1, $2)", &[&command, &db_name])
+        .unwrap_or_else(|e| panic!("schedule: {}", describe(&e)))
+        .get(0);
+    let exported = |db: &mut postgres::Client, kind: &str| -> bool {
+        let id: Option<String> = db.query_one("SELECT last_export_id FROM redshift_cdc_status() WHERE name = 'cron'", &[]).expect("status").get(0);
+        id.is_some_and(|id| (kind == "full") != id.starts_with("cdc-"))
+    };
+    e2e::wait_for("the scheduled base export", std::time::Duration::from_secs(150), || exported(&mut db, "full").then_some(()));
+    db.batch_execute(&format!("UPDATE t SET body = 'changed' WHERE id = 1; DELETE FROM t WHERE id = 2; UPDATE t SET big = {BIG} WHERE id = 3"))
+        .expect("changes");
+    e2e::wait_for("a scheduled change export", std::time::Duration::from_secs(150), || exported(&mut db, "changes").then_some(()));
+    cron.execute("SELECT cron.unschedule(CAST($1 AS bigint))", &[&job]).expect("unschedule");
+    let failed: i64 = count(&mut cron, &format!("SELECT count(*) FROM cron.job_run_details WHERE jobid = {job} AND status = 'failed'"));
+    assert_eq!(failed, 0, "a scheduled export failed (see cron.job_run_details)");
+    watch_once(&prefix);
+    assert_same(&target_rows("cdc_cron"), &text_rows(&mut db, SOURCE_ROWS), "after watch");
+    let verified = loader().args(["verify", "--schema", "cdc_cron", "--source", &source_database_url(db_name)]).output().expect("verify");
+    assert!(verified.status.success(), "verify: {}", output_text(&verified));
+    db.batch_execute("SELECT redshift_cdc_stop('cron')").expect("stop");
 }
