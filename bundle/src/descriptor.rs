@@ -178,9 +178,19 @@ pub struct ChangeFile {
     pub captured: u64,
     /// Target names of the columns some row fills from the target; empty when none.
     pub fill_columns: Vec<String>,
+    /// Columns added to the table since the previous batch (target names, in order): the loader
+    /// adds them to the Redshift table first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_columns: Vec<String>,
+    /// Those of them whose rows that existed when they were added hold a value (PostgreSQL's
+    /// default at ADD COLUMN): one `A` row of the files carries it, for every row already in
+    /// Redshift.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backfilled_columns: Vec<String>,
 }
 
-/// The leading columns of every change file row: operation (`U` or `D`), the commit LSN of
+/// The leading columns of every change file row: operation (`U`, `D`, or `A` for the values of
+/// added columns in rows that existed before, see [`ChangeFile::backfilled_columns`]), the commit LSN of
 /// the key's last change (`X/Y`), and one `0`/`1` per table column (`1`: take the target's
 /// value), NULL when no column is filled.
 pub const CHANGE_META_COLUMNS: [&str; 3] = ["op", "lsn", "fill"];

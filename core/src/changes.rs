@@ -75,46 +75,92 @@ pub struct TableChanges {
     pub last_lsn: HashMap<Key, Lsn>,
 }
 
-/// Reads a batch's messages in order.
-pub struct Decoder<'a> {
-    tables: HashMap<u32, &'a TableSpec>,
+/// What the caller does after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// A table that has changes in this batch got a column: the batch ends before the
+    /// transaction being read (at [`Decoder::last_commit_end`]), so that each batch describes
+    /// each table with one set of columns. The rest belongs to the next batch.
+    Stop,
+}
+
+/// One change waiting for its transaction's commit.
+struct Pending {
+    relation: u32,
+    lsn: Lsn,
+    key: Option<Key>,
+    op: Op,
+}
+
+/// Reads a batch's messages in order. Changes count once their transaction's commit is read.
+pub struct Decoder {
+    /// The captured tables, with any columns added in this batch.
+    tables: HashMap<u32, TableSpec>,
+    /// Columns added to a table in this batch (appended to its spec), by relation.
+    pub added: BTreeMap<u32, Vec<ColumnSpec>>,
     /// Relations described in this decoding session and checked against their spec.
     described: HashMap<u32, ()>,
     /// Commit LSN of the transaction being read.
     current: Option<Lsn>,
+    pending: Vec<Pending>,
     /// End of the last commit read.
     pub last_commit_end: Option<Lsn>,
     /// Its commit time, microseconds since 2000-01-01.
     pub last_commit_time_us: Option<i64>,
     /// Messages read (of any kind).
     pub messages: u64,
+    /// Whether reading stopped before a transaction (see [`Flow::Stop`]).
+    pub stopped: bool,
     pub changes: BTreeMap<u32, TableChanges>,
 }
 
-impl<'a> Decoder<'a> {
-    pub fn new(tables: &'a [TableSpec]) -> Decoder<'a> {
+impl Decoder {
+    pub fn new(tables: &[TableSpec]) -> Decoder {
         Decoder {
-            tables: tables.iter().map(|t| (t.oid, t)).collect(),
+            tables: tables.iter().map(|t| (t.oid, t.clone())).collect(),
+            added: BTreeMap::new(),
             described: HashMap::new(),
             current: None,
+            pending: Vec::new(),
             last_commit_end: None,
             last_commit_time_us: None,
             messages: 0,
+            stopped: false,
             changes: BTreeMap::new(),
         }
     }
 
+    /// A captured table as this batch describes it (with the columns added in it).
+    pub fn spec(&self, relation: u32) -> Option<&TableSpec> {
+        self.tables.get(&relation)
+    }
+
     /// Reads one message, as `pg_logical_slot_peek_binary_changes` returned it.
-    pub fn read(&mut self, bytes: &[u8]) -> Result<(), ChangeError> {
+    pub fn read(&mut self, bytes: &[u8]) -> Result<Flow, ChangeError> {
+        if self.stopped {
+            return Ok(Flow::Stop);
+        }
         self.messages += 1;
         match parse(bytes)? {
-            Message::Begin { final_lsn, .. } => self.current = Some(final_lsn),
+            Message::Begin { final_lsn, .. } => {
+                self.current = Some(final_lsn);
+                self.pending.clear();
+            }
             Message::Commit { end_lsn, commit_time_us, .. } => {
                 self.current = None;
                 self.last_commit_end = Some(end_lsn);
                 self.last_commit_time_us = Some(commit_time_us);
+                for p in std::mem::take(&mut self.pending) {
+                    let entry = self.changes.entry(p.relation).or_default();
+                    entry.captured += 1;
+                    if let Some(key) = p.key {
+                        entry.last_lsn.insert(key, p.lsn);
+                    }
+                    entry.ops.push(p.op);
+                }
             }
-            Message::Relation(relation) => self.describe(&relation)?,
+            Message::Relation(relation) => return self.describe(&relation),
             Message::Insert { relation, new } => {
                 let (table, lsn) = self.table(relation)?;
                 let key = key_of(table, lsn, &new)?;
@@ -131,7 +177,7 @@ impl<'a> Decoder<'a> {
                         }
                     }
                 }
-                self.push(relation, lsn, Some(&key), Op::Insert { key: key.clone(), values });
+                self.push(relation, lsn, Some(key.clone()), Op::Insert { key, values });
             }
             Message::Update { relation, old, new } => {
                 let (table, lsn) = self.table(relation)?;
@@ -150,13 +196,13 @@ impl<'a> Decoder<'a> {
                     values.push(text(table, lsn, column, value)?);
                 }
                 let old_key = old_key.filter(|old| *old != key);
-                self.push(relation, lsn, Some(&key), Op::Update { old_key, key: key.clone(), values });
+                self.push(relation, lsn, Some(key.clone()), Op::Update { old_key, key, values });
             }
             Message::Delete { relation, old } => {
                 let (table, lsn) = self.table(relation)?;
                 let (OldTuple::Key(values) | OldTuple::Full(values)) = &old;
                 let key = key_of(table, lsn, values).map_err(|_| ChangeError::MissingOldKey { table: table.qualified(), lsn })?;
-                self.push(relation, lsn, Some(&key), Op::Delete { key: key.clone() });
+                self.push(relation, lsn, Some(key.clone()), Op::Delete { key });
             }
             Message::Truncate { relations, .. } => {
                 for relation in relations {
@@ -168,21 +214,16 @@ impl<'a> Decoder<'a> {
             // no rows.
             Message::Type { .. } | Message::Origin { .. } | Message::Message { .. } => {}
         }
-        Ok(())
+        Ok(Flow::Continue)
     }
 
-    fn push(&mut self, relation: u32, lsn: Lsn, key: Option<&Key>, op: Op) {
-        let entry = self.changes.entry(relation).or_default();
-        entry.captured += 1;
-        if let Some(key) = key {
-            entry.last_lsn.insert(key.clone(), lsn);
-        }
-        entry.ops.push(op);
+    fn push(&mut self, relation: u32, lsn: Lsn, key: Option<Key>, op: Op) {
+        self.pending.push(Pending { relation, lsn, key, op });
     }
 
     /// The captured table a change belongs to, and its transaction's commit LSN.
-    fn table(&self, relation: u32) -> Result<(&'a TableSpec, Lsn), ChangeError> {
-        let table = *self.tables.get(&relation).ok_or(ChangeError::UnknownRelation(relation))?;
+    fn table(&self, relation: u32) -> Result<(&TableSpec, Lsn), ChangeError> {
+        let table = self.tables.get(&relation).ok_or(ChangeError::UnknownRelation(relation))?;
         if !self.described.contains_key(&relation) {
             return Err(ChangeError::UndescribedRelation(relation));
         }
@@ -190,9 +231,11 @@ impl<'a> Decoder<'a> {
         Ok((table, lsn))
     }
 
-    /// Checks a relation's description against the table as the stream captured it.
-    fn describe(&mut self, relation: &Relation) -> Result<(), ChangeError> {
-        let table = *self.tables.get(&relation.oid).ok_or(ChangeError::UnknownRelation(relation.oid))?;
+    /// Checks a relation's description against the table as the stream captured it. Columns
+    /// added at the end are taken on when the batch has no change of the table yet; otherwise
+    /// the batch stops before this transaction.
+    fn describe(&mut self, relation: &Relation) -> Result<Flow, ChangeError> {
+        let table = self.tables.get(&relation.oid).ok_or(ChangeError::UnknownRelation(relation.oid))?;
         let changed = |detail: String| ChangeError::SchemaChanged { table: table.qualified(), detail };
         if relation.schema != table.schema || relation.name != table.name {
             return Err(changed(format!("it is now {}", quote_qualified(&relation.schema, &relation.name))));
@@ -208,11 +251,29 @@ impl<'a> Decoder<'a> {
                 return Err(changed(format!("the type of column {} changed", spec.name)));
             }
         }
-        if let Some(added) = relation.columns.get(table.columns.len()) {
-            return Err(changed(format!("column {} was added", added.name)));
+        let added: Vec<ColumnSpec> = relation.columns[table.columns.len()..]
+            .iter()
+            .map(|c| ColumnSpec { name: c.name.clone(), type_oid: c.type_oid, typmod: c.typmod })
+            .collect();
+        if !added.is_empty() {
+            if self.pending.iter().any(|p| p.relation == relation.oid) {
+                return Err(changed(format!(
+                    "column {} was added inside a transaction that had already changed the table",
+                    added[0].name
+                )));
+            }
+            if self.changes.contains_key(&relation.oid) {
+                self.stopped = true;
+                self.pending.clear();
+                return Ok(Flow::Stop);
+            }
+            if let Some(table) = self.tables.get_mut(&relation.oid) {
+                table.columns.extend(added.iter().cloned());
+            }
+            self.added.entry(relation.oid).or_default().extend(added);
         }
         self.described.insert(relation.oid, ());
-        Ok(())
+        Ok(Flow::Continue)
     }
 }
 
@@ -320,6 +381,8 @@ pub fn collapse_table(table: &TableSpec, changes: &TableChanges) -> Result<Colla
 /// row limit. PostgreSQL also hands over the transaction whose commit record straddles `upto`,
 /// so the range ends at the later of the two; after a stop at the limit, at that commit's end.
 pub fn range_end(upto: Lsn, last_commit_end: Option<Lsn>, limit_reached: bool) -> Lsn {
+    // (A batch that stopped before a transaction ends at its last commit too: pass it as
+    // limit_reached.)
     match (limit_reached, last_commit_end) {
         (true, Some(end)) => end,
         (_, Some(end)) => end.max(upto),

@@ -39,6 +39,7 @@ pub fn plan(batch: &[Committed], auth: &CopyAuth) -> Result<Vec<Step>, LoadError
     let mut planned = vec![steps::lock_history()];
     for c in batch {
         planned.extend(changes::stage(c, auth)?);
+        planned.extend(changes::add_columns(c)?);
         planned.extend(changes::fill(c, false)?);
         if overlap {
             planned.extend(changes::fill(c, true)?);
@@ -109,7 +110,7 @@ pub fn try_apply(db: &mut Client, batch: &[Committed], auth: &CopyAuth, report: 
                 return Err(e.explained(db, &table));
             }
         }
-        for step in changes::fill(c, false)? {
+        for step in changes::add_columns(c)?.into_iter().chain(changes::fill(c, false)?) {
             run_step(&mut tx, &step, report)?;
         }
         if overlap {

@@ -5,7 +5,9 @@
 //! it: stage the rows, fill the columns the batch left unchanged (TOASTed values not sent) from
 //! the target's row under the key the row had before the batch, delete every key the batch
 //! touched (after a TRUNCATE in the batch, every row), insert the `U` rows, record the load.
-//! Statements as documented in r_CREATE_TABLE_NEW, r_COPY, r_UPDATE (FROM), r_DELETE (USING),
+//! Columns the source table gained come first (ALTER TABLE ADD COLUMN, and the value the rows
+//! that existed then have). Statements as documented in r_CREATE_TABLE_NEW, r_COPY, r_ALTER_TABLE,
+//! r_UPDATE (FROM), r_DELETE (USING),
 //! r_INSERT_30 (INSERT … SELECT) and SUBSTRING; no TRUNCATE, which commits in Redshift.
 
 use pg2redshift_bundle::{Bundle, ChangeFile, quote_ident, quote_qualified};
@@ -39,7 +41,7 @@ fn layout(c: &Committed) -> Result<Layout<'_>, LoadError> {
             return Err(LoadError::Refused(format!("{}: refused: column {reserved} of {}.{} is a name the loader stages with", c.url(), t.schema, t.name)));
         }
     }
-    for k in change.key.iter().chain(&change.fill_columns) {
+    for k in change.key.iter().chain(&change.fill_columns).chain(&change.added_columns).chain(&change.backfilled_columns) {
         if !t.columns.iter().any(|col| &col.name == k) {
             return Err(LoadError::Refused(format!("{}: refused: it names column {k}, which {}.{} does not have", c.url(), t.schema, t.name)));
         }
@@ -99,6 +101,28 @@ pub fn stage(c: &Committed, auth: &CopyAuth) -> Result<Vec<Step>, LoadError> {
             note: None,
         },
     ])
+}
+
+/// Add the columns the source table gained, and give the rows already in Redshift the value
+/// PostgreSQL gave the rows that existed then (the batch's `A` row). r_ALTER_TABLE: one column
+/// per ADD COLUMN, allowed in a transaction block (only external tables are not).
+pub fn add_columns(c: &Committed) -> Result<Vec<Step>, LoadError> {
+    let l = layout(c)?;
+    let mut steps = Vec::new();
+    for name in &l.change.added_columns {
+        steps.push(run(
+            format!("adding column {name} to {}", l.target),
+            format!("ALTER TABLE {} ADD COLUMN {} {}", l.target, quote_ident(name), l.data_type(name)),
+        ));
+    }
+    if !l.change.backfilled_columns.is_empty() {
+        let sets: Vec<String> = l.change.backfilled_columns.iter().map(|n| format!("{0} = s.{0}", quote_ident(n))).collect();
+        steps.push(run(
+            format!("giving the rows already in {} the new columns' values", l.target),
+            format!("UPDATE {} SET {} FROM {} s WHERE s.pg2rs_op = 'A'", l.target, sets.join(", "), l.staging),
+        ));
+    }
+    Ok(steps)
 }
 
 /// Fill the columns left unchanged from the target's rows: by the key each row had before the

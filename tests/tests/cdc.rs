@@ -475,3 +475,41 @@ fn a_stream_scheduled_with_pg_cron_is_applied_by_watch() {
     assert!(verified.status.success(), "verify: {}", output_text(&verified));
     db.batch_execute("SELECT redshift_cdc_stop('cron')").expect("stop");
 }
+
+#[test]
+fn a_column_added_to_a_captured_table_arrives_in_redshift() {
+    let prefix = unique_prefix("e2e_cdc_added");
+    let mut db = stream_database_at("e2e_cdc_added", "added", &prefix);
+    fresh_target("cdc_added");
+    forget_stream("added");
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, body text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 3) g")
+        .expect("table");
+    db.batch_execute("SELECT * FROM redshift_cdc_start('added', ARRAY['t']::regclass[], target_schema => 'cdc_added')").expect("start");
+    cdc_export(&mut db, "added");
+    watch_once(&prefix);
+
+    // Changes before and after the ALTER, exported together: the first batch ends before the
+    // first change that has the new column, the next one adds it.
+    db.batch_execute("UPDATE t SET body = 'before' WHERE id = 1").expect("before");
+    db.batch_execute("ALTER TABLE t ADD COLUMN extra int DEFAULT 7").expect("add");
+    db.batch_execute("INSERT INTO t VALUES (4, 'four', 9); UPDATE t SET body = 'after' WHERE id = 2").expect("after");
+    let first = cdc_export(&mut db, "added");
+    let second = cdc_export(&mut db, "added");
+    assert_eq!((first.len(), second.len()), (1, 1), "two batches");
+    let s3 = S3::stack();
+    let change = s3.bundle(&second[0].2).change_file.expect("a change file");
+    assert_eq!((change.added_columns, change.backfilled_columns), (vec!["extra".to_string()], vec!["extra".to_string()]));
+    db.batch_execute("ALTER TABLE t ADD COLUMN note text; UPDATE t SET note = 'noted' WHERE id = 3").expect("a column without default");
+    cdc_export(&mut db, "added");
+    watch_once(&prefix);
+    let source = text_rows(&mut db, "SELECT id::text, body, extra::text, note FROM t ORDER BY id");
+    let target = text_rows(&mut redshift(), "SELECT id::text, body, extra::text, note FROM cdc_added.t ORDER BY id");
+    assert_eq!(target, source);
+    assert_eq!(source[0], [Some("1".to_string()), Some("before".into()), Some("7".into()), None], "rows that existed take the default");
+
+    // A default computed row by row rewrites the table, which decoding does not see: refused.
+    db.batch_execute("ALTER TABLE t ADD COLUMN r float8 DEFAULT random(); UPDATE t SET body = 'r' WHERE id = 1").expect("volatile");
+    let refused = expect_sqlstate(&mut db, "SELECT * FROM redshift_cdc_export('added')", "55000");
+    assert!(refused.contains("column r was added with a default PostgreSQL computes for each row"), "{refused}");
+    db.batch_execute("SELECT redshift_cdc_stop('added')").expect("stop");
+}

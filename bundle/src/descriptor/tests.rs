@@ -117,7 +117,7 @@ fn change_bundles_have_their_own_shape() {
     b.kind = BundleKind::Changes;
     let err = Bundle::from_json(&b.to_json().unwrap()).unwrap_err();
     assert_eq!(err.to_string(), "bundle.json of format version 2 has kind changes but no change_file");
-    b.change_file = Some(ChangeFile { key: vec!["id".into()], truncated: false, captured: 3, fill_columns: Vec::new() });
+    b.change_file = Some(ChangeFile { key: vec!["id".into()], truncated: false, captured: 3, fill_columns: Vec::new(), added_columns: Vec::new(), backfilled_columns: Vec::new() });
     assert_eq!(Bundle::from_json(&b.to_json().unwrap()).unwrap(), b);
     b.kind = BundleKind::Full;
     assert!(matches!(Bundle::from_json(&b.to_json().unwrap()), Err(BundleError::Shape { version: 2, .. })));

@@ -53,10 +53,12 @@ fn delete(key: &str) -> Vec<u8> {
     tuple(Out::default().u8(b'D').i32(OID as i32).u8(b'K'), &[Some(key), None]).0
 }
 
-fn read_all<'a>(tables: &'a [TableSpec], messages: &[Vec<u8>]) -> Result<Decoder<'a>, ChangeError> {
+fn read_all(tables: &[TableSpec], messages: &[Vec<u8>]) -> Result<Decoder, ChangeError> {
     let mut d = Decoder::new(tables);
     for m in messages {
-        d.read(m)?;
+        if d.read(m)? == Flow::Stop {
+            break;
+        }
     }
     Ok(d)
 }
@@ -113,8 +115,33 @@ fn truncate_and_schema_changes() {
     assert!(t.truncated);
     assert!(t.rows.is_empty());
 
-    let added = read_all(&tables, &[begin(0x10), relation(&[("id", 23), ("body", 25), ("extra", 23)])]).err().unwrap();
-    assert_eq!(added.to_string(), "table \"public\".\"t\" changed since the stream started: column extra was added");
+    // A column added before the batch's first change of the table: taken on.
+    let wide = [("id", 23), ("body", 25), ("extra", 23)];
+    let d = read_all(&tables, &[begin(0x10), relation(&wide), insert(&[Some("1"), None, Some("7")]), commit(0x10, 0x18)]).unwrap();
+    assert_eq!(d.added[&OID].iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["extra"]);
+    assert_eq!(d.spec(OID).map(|t| t.columns.len()), Some(3));
+    assert_eq!(d.changes[&OID].captured, 1);
+    // Added after the batch changed the table: the batch ends before that transaction.
+    let d = read_all(
+        &tables,
+        &[
+            begin(0x10),
+            relation(&[("id", 23), ("body", 25)]),
+            insert(&[Some("1"), None]),
+            commit(0x10, 0x18),
+            begin(0x20),
+            relation(&wide),
+            insert(&[Some("2"), None, Some("7")]),
+            commit(0x20, 0x28),
+        ],
+    )
+    .unwrap();
+    assert!(d.stopped);
+    assert_eq!((d.last_commit_end, d.changes[&OID].captured), (Some(Lsn(0x18)), 1));
+    assert!(d.added.is_empty());
+    // Inside a transaction that already changed the table: refused.
+    let mixed = read_all(&tables, &[begin(0x10), relation(&[("id", 23), ("body", 25)]), insert(&[Some("1"), None]), relation(&wide)]).err().unwrap();
+    assert!(mixed.to_string().contains("added inside a transaction"), "{mixed}");
     let dropped = read_all(&tables, &[begin(0x10), relation(&[("id", 23)])]).err().unwrap();
     assert!(dropped.to_string().ends_with("column body was dropped"), "{dropped}");
     let retyped = read_all(&tables, &[begin(0x10), relation(&[("id", 23), ("body", 1043)])]).err().unwrap();

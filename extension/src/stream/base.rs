@@ -47,7 +47,7 @@ pub fn export_base(owner: &Owner, stream: &Stream, settings: &ExportSettings) ->
     let export_id = results.first().map(|r| r.export_id.clone()).unwrap_or_default();
     // Committed in S3: the changes before `start` are in the snapshot.
     slot::advance(owner, &stream.slot, start)?;
-    let progress = Progress { base: Some((&export_id, overlap_until)), position: start, export_id: &export_id, last_commit_us: None, changes: 0 };
+    let progress = Progress { base: Some((&export_id, overlap_until)), position: start, export_id: &export_id, last_commit_us: None, changes: 0, spec: None };
     record_progress(owner, &stream.name, &progress)?;
     Ok(results)
 }

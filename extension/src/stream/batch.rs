@@ -12,18 +12,19 @@
 use std::time::{Duration, Instant};
 
 use pg2redshift_bundle::{BundleKind, ChangeFile, ExportDocument, StreamPosition, database_folder_key, EXPORTS_FOLDER};
-use pg2redshift_core::changes::{CollapsedTable, Decoder, TableSpec, batch_end, batch_id, batch_id_prefix, collapse_table, range_end};
+use pg2redshift_core::changes::{ChangeRow, CollapsedTable, Decoder, TableSpec, batch_end, batch_id, batch_id_prefix, collapse_table, range_end};
 use pg2redshift_core::pgoutput::Lsn;
 use pg2redshift_core::select::{RowIdentity, export_query};
 use pg2redshift_core::values::ValueRule;
 use pg2redshift_core::{SourceColumn, SourceType, plan_table};
 use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
 
-use super::catalog::{Progress, Stream, record_progress};
+use super::catalog::{Progress, Stream, record_progress, spec_to_json};
 use super::owner::Owner;
 use super::slot;
 use super::snapshot::FreshSnapshot;
-use crate::catalog::read_relation_with;
+use crate::catalog::{Relation, read_relation_with};
 use crate::ddl_api::table_options;
 use crate::error::ExportError;
 use crate::export::{ExportSettings, Field, Identity, Job, TableResult, location, run};
@@ -60,7 +61,7 @@ pub fn export_changes(owner: &Owner, stream: &Stream, settings: &ExportSettings,
             pgrx::notice!("pg2redshift: stream {} already exported {} in an earlier run; moving past it", stream.name, batch_id(&stream.name, from, to));
             slot::advance(owner, &stream.slot, to)?;
             let id = batch_id(&stream.name, from, to);
-            record_progress(owner, &stream.name, &Progress { base: None, position: to, export_id: &id, last_commit_us: None, changes: 0 })?;
+            record_progress(owner, &stream.name, &Progress { base: None, position: to, export_id: &id, last_commit_us: None, changes: 0, spec: None })?;
             from = to;
         }
         Some(Earlier::Incomplete(to)) => redo = Some(to),
@@ -73,7 +74,9 @@ pub fn export_changes(owner: &Owner, stream: &Stream, settings: &ExportSettings,
     let limit = if redo.is_some() { None } else { Some(max_changes) };
     let mut decoder = Decoder::new(&stream.spec);
     let messages = slot::peek(owner, &stream.slot, &stream.publication, upto, limit, &mut decoder)?;
-    let limit_reached = limit.is_some_and(|l| messages >= l as u64);
+    // A batch that stopped before a column was added ends at its last commit, as one cut at
+    // the limit does.
+    let limit_reached = limit.is_some_and(|l| messages >= l as u64) || decoder.stopped;
     let to = range_end(upto, decoder.last_commit_end, limit_reached);
     if decoder.changes.is_empty() {
         // Nothing of ours: let the slot release the WAL (the next batch still starts at `from`).
@@ -84,10 +87,11 @@ pub fn export_changes(owner: &Owner, stream: &Stream, settings: &ExportSettings,
     let mut staged = Vec::new();
     let mut captured = 0;
     for (oid, changes) in &decoder.changes {
-        let Some(spec) = stream.spec.iter().find(|t| t.oid == *oid) else { continue };
+        let Some(spec) = decoder.spec(*oid) else { continue };
         let table = collapse_table(spec, changes)?;
         captured += table.captured;
-        staged.push((spec, table));
+        let added = decoder.added.get(oid).map(|a| a.len()).unwrap_or(0);
+        staged.push(Staged { spec, table, added });
     }
     let export_id = batch_id(&stream.name, from, to);
     let position = StreamPosition {
@@ -99,31 +103,84 @@ pub fn export_changes(owner: &Owner, stream: &Stream, settings: &ExportSettings,
         overlap_until_lsn: stream.overlap_until.unwrap_or_default().to_string(),
     };
     let mut temps = Vec::with_capacity(staged.len());
-    for (i, (spec, table)) in staged.iter().enumerate() {
-        temps.push(stage(i, spec, table)?);
+    for (i, table) in staged.iter_mut().enumerate() {
+        temps.push(stage(i, table)?);
     }
     let identity = Identity { export_id: Some(export_id.clone()), kind: BundleKind::Changes, stream: Some(position) };
     let _staged_rows = FreshSnapshot::push();
     let results = run(settings, identity, |client, head| {
         let mut jobs = Vec::with_capacity(staged.len());
-        for ((spec, table), temp) in staged.iter().zip(&temps) {
-            jobs.push(change_job(client, stream, settings, head, spec, table, temp)?);
+        for (table, temp) in staged.iter().zip(&temps) {
+            jobs.push(change_job(client, stream, settings, head, table, temp)?);
         }
         Ok(jobs)
     })?;
     slot::advance(owner, &stream.slot, to)?;
-    let progress = Progress { base: None, position: to, export_id: &export_id, last_commit_us: decoder.last_commit_time_us, changes: captured };
+    let mut progress = Progress { base: None, position: to, export_id: &export_id, last_commit_us: decoder.last_commit_time_us, changes: captured, spec: None };
+    // Columns added in this batch are part of the tables from now on.
+    let widened;
+    if !decoder.added.is_empty() {
+        let specs: Vec<TableSpec> = stream.spec.iter().map(|t| decoder.spec(t.oid).cloned().unwrap_or_else(|| t.clone())).collect();
+        widened = spec_to_json(&specs)?;
+        progress.spec = Some(&widened);
+    }
     record_progress(owner, &stream.name, &progress)?;
     Ok(Outcome::Exported(results))
 }
 
+/// One table's part of the batch.
+struct Staged<'d> {
+    /// The table as the batch describes it (with the columns added in it).
+    spec: &'d TableSpec,
+    table: CollapsedTable,
+    /// How many of the spec's columns were added in this batch (its last ones).
+    added: usize,
+}
+
+/// The values that rows existing when a column was added have in it (PostgreSQL keeps them as
+/// the column's "missing value"), for the last `added` columns of the relation. A column with a
+/// default PostgreSQL computed row by row (which rewrites the table, invisibly to decoding) is
+/// refused.
+fn backfill(client: &SpiClient<'_>, spec: &TableSpec, relation: &Relation, added: usize) -> Result<Vec<Option<String>>, ExportError> {
+    let mut values = Vec::with_capacity(added);
+    for i in spec.columns.len() - added..spec.columns.len() {
+        let name = &relation.columns[i].name;
+        let sql = format!(
+            "SELECT a.atthasmissing, a.atthasdef, CASE WHEN a.atthasmissing THEN (a.attmissingval::pg_catalog.text::{}[])[1]::pg_catalog.text END
+             FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname OPERATOR(pg_catalog.=) $2",
+            relation.attributes[i].base_type
+        );
+        let rows = client.select(&sql, Some(1), &[pgrx::pg_sys::Oid::from(spec.oid).into(), name.as_str().into()])?;
+        let row = rows.first();
+        let (missing, default, value) = (row.get::<bool>(1)?.unwrap_or(false), row.get::<bool>(2)?.unwrap_or(false), row.get::<String>(3)?);
+        if default && !missing {
+            let detail = format!(
+                "column {name} was added with a default PostgreSQL computes for each row (or was given a default later), so the values of the rows that existed then are not in the WAL"
+            );
+            return Err(pg2redshift_core::changes::ChangeError::SchemaChanged { table: spec.qualified(), detail }.into());
+        }
+        values.push(value);
+    }
+    Ok(values)
+}
+
 /// Stages one table's collapsed rows in `pg_temp.pg2redshift_changes_<i>`; returns its name.
-fn stage(i: usize, spec: &TableSpec, table: &CollapsedTable) -> Result<String, ExportError> {
+fn stage(i: usize, staged: &mut Staged<'_>) -> Result<String, ExportError> {
     let temp = format!("pg2redshift_changes_{i}");
+    let spec = staged.spec;
     let oid = pgrx::pg_sys::Oid::from(spec.oid);
     Spi::connect_mut(|client| {
-        let relation = read_relation_with(client, oid)?;
-        check_unchanged(spec, &relation)?;
+        let mut relation = read_relation_with(client, oid)?;
+        captured_columns(spec, &mut relation)?;
+        if staged.added > 0 {
+            let values = backfill(client, spec, &relation, staged.added)?;
+            if values.iter().any(Option::is_some) {
+                let mut row = vec![None; spec.columns.len()];
+                row.splice(spec.columns.len() - staged.added.., values);
+                staged.table.rows.push(ChangeRow { op: 'A', lsn: Lsn::default(), fill: None, fill_key: None, values: row });
+            }
+        }
+        let table = &staged.table;
         let key_columns: Vec<usize> = spec.key.clone();
         let mut defs: Vec<String> = META.iter().map(|m| format!("{} pg_catalog.text", quote(m))).collect();
         for &k in &key_columns {
@@ -181,19 +238,22 @@ fn stage(i: usize, spec: &TableSpec, table: &CollapsedTable) -> Result<String, E
     })
 }
 
-/// The table as the catalog has it now must be the one the stream captured: its staged rows are
-/// typed by the catalog, and its Redshift table must be the one already loaded.
-fn check_unchanged(spec: &TableSpec, relation: &crate::catalog::Relation) -> Result<(), ExportError> {
+/// The batch's columns of the table, as the catalog has them now: the columns the batch
+/// describes must be the catalog's first ones, unchanged (its rows are typed by the catalog);
+/// columns added after the batch's changes are left for the next batch.
+fn captured_columns(spec: &TableSpec, relation: &mut Relation) -> Result<(), ExportError> {
     let now: Vec<(&str, u32, i32)> =
         relation.columns.iter().zip(&relation.attributes).map(|(c, a)| (c.name.as_str(), a.type_oid, a.typmod)).collect();
     let then: Vec<(&str, u32, i32)> = spec.columns.iter().map(|c| (c.name.as_str(), c.type_oid, c.typmod)).collect();
-    if now == then {
+    if now.len() >= then.len() && now[..then.len()] == then[..] {
+        relation.columns.truncate(then.len());
+        relation.attributes.truncate(then.len());
         return Ok(());
     }
-    let detail = match (now.len(), then.len()) {
-        (n, t) if n > t => format!("column {} was added", now[t].0),
-        (n, t) if n < t => format!("column {} was dropped", then[n].0),
-        _ => "a column was renamed, dropped or changed its type".to_string(),
+    let detail = if now.len() < then.len() {
+        format!("column {} was dropped", then[now.len()].0)
+    } else {
+        "a column was renamed, dropped or changed its type".to_string()
     };
     Err(pg2redshift_core::changes::ChangeError::SchemaChanged { table: spec.qualified(), detail }.into())
 }
@@ -208,16 +268,17 @@ fn fill_name(column: &str) -> String {
 
 /// The export job of one table's staged rows.
 fn change_job(
-    client: &pgrx::spi::SpiClient<'_>,
+    client: &SpiClient<'_>,
     stream: &Stream,
     settings: &ExportSettings,
     head: &pg2redshift_core::commit::ExportHead,
-    spec: &TableSpec,
-    table: &CollapsedTable,
+    staged: &Staged<'_>,
     temp: &str,
 ) -> Result<Job, ExportError> {
+    let (spec, table) = (staged.spec, &staged.table);
     let oid = pgrx::pg_sys::Oid::from(spec.oid);
-    let relation = read_relation_with(client, oid)?;
+    let mut relation = read_relation_with(client, oid)?;
+    captured_columns(spec, &mut relation)?;
     let options = table_options(stream.target_schema.as_deref(), None, None, None, None, None, Some(stream.numeric_scale))?;
     let plan = plan_table(&relation.schema, &relation.name, &relation.columns, &relation.primary_key, &options)?;
     let text = |name: &str| SourceColumn { name: name.into(), ty: SourceType::builtin("text", -1), declared_type: "text".into(), not_null: false };
@@ -244,6 +305,14 @@ fn change_job(
         truncated: table.truncated,
         captured: table.captured,
         fill_columns: table.fill_columns.iter().map(|&i| plan.columns[i].target_name.clone()).collect(),
+        added_columns: plan.columns[spec.columns.len() - staged.added..].iter().map(|c| c.target_name.clone()).collect(),
+        backfilled_columns: match table.rows.iter().find(|r| r.op == 'A') {
+            Some(row) => (spec.columns.len() - staged.added..spec.columns.len())
+                .filter(|&i| row.values[i].is_some())
+                .map(|i| plan.columns[i].target_name.clone())
+                .collect(),
+            None => Vec::new(),
+        },
     };
     Ok(Job {
         oid,

@@ -133,6 +133,8 @@ pub struct Progress<'a> {
     /// Commit time of the newest change, microseconds since 2000-01-01.
     pub last_commit_us: Option<i64>,
     pub changes: u64,
+    /// The tables' columns, when a batch added some.
+    pub spec: Option<&'a str>,
 }
 
 pub fn record_progress(owner: &Owner, name: &str, p: &Progress<'_>) -> Result<(), ExportError> {
@@ -144,7 +146,8 @@ pub fn record_progress(owner: &Owner, name: &str, p: &Progress<'_>) -> Result<()
              last_export_id = $5,
              last_exported_at = pg_catalog.now(),
              last_commit_at = coalesce(pg_catalog.to_timestamp(946684800 OPERATOR(pg_catalog.+) $6::pg_catalog.float8 OPERATOR(pg_catalog./) 1000000), last_commit_at),
-             changes_exported = changes_exported OPERATOR(pg_catalog.+) $7
+             changes_exported = changes_exported OPERATOR(pg_catalog.+) $7,
+             spec = coalesce($8::pg_catalog.jsonb, spec)
          WHERE name OPERATOR(pg_catalog.=) $1",
         owner.schema
     );
@@ -156,6 +159,7 @@ pub fn record_progress(owner: &Owner, name: &str, p: &Progress<'_>) -> Result<()
         p.export_id.into(),
         p.last_commit_us.map(|us| us as f64).into(),
         i64::try_from(p.changes).unwrap_or(i64::MAX).into(),
+        p.spec.map(str::to_string).into(),
     ];
     owner.run(|| {
         Spi::connect_mut(|client| client.update(&sql, None, &args).map(|_| ()))?;

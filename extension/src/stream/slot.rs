@@ -4,7 +4,7 @@
 //! in between exports the same changes again. (`pg_logical_slot_get_changes` would consume them
 //! even when the calling transaction rolls back.)
 
-use pg2redshift_core::changes::Decoder;
+use pg2redshift_core::changes::{Decoder, Flow};
 use pg2redshift_core::pgoutput::Lsn;
 use pgrx::prelude::*;
 
@@ -141,7 +141,7 @@ fn lsn_of(sql: &str) -> Result<Lsn, ExportError> {
 /// Feeds `decoder` the stream's changes of the transactions that commit before `upto` (and the
 /// one whose commit straddles it), stopping after the transaction that reaches `limit`
 /// messages. Returns how many messages came.
-pub fn peek(owner: &Owner, slot: &str, publication: &str, upto: Lsn, limit: Option<i32>, decoder: &mut Decoder<'_>) -> Result<u64, ExportError> {
+pub fn peek(owner: &Owner, slot: &str, publication: &str, upto: Lsn, limit: Option<i32>, decoder: &mut Decoder) -> Result<u64, ExportError> {
     owner.run(|| {
         Spi::connect(|client| {
             let mut cursor = client.try_open_cursor(
@@ -157,8 +157,10 @@ pub fn peek(owner: &Owner, slot: &str, publication: &str, upto: Lsn, limit: Opti
                 }
                 for row in rows {
                     let data: Vec<u8> = row.get(1)?.unwrap_or_default();
-                    decoder.read(&data)?;
                     count += 1;
+                    if decoder.read(&data)? == Flow::Stop {
+                        return Ok(count);
+                    }
                 }
                 pgrx::check_for_interrupts!();
             }

@@ -10,7 +10,7 @@ fn change_bundle(truncated: bool, fill: &[&str]) -> Committed {
         not_null: false,
     });
     c.bundle.change_file =
-        Some(ChangeFile { key: vec!["id".into()], truncated, captured: 5, fill_columns: fill.iter().map(|s| s.to_string()).collect() });
+        Some(ChangeFile { key: vec!["id".into()], truncated, captured: 5, fill_columns: fill.iter().map(|s| s.to_string()).collect(), added_columns: Vec::new(), backfilled_columns: Vec::new() });
     c
 }
 
@@ -63,9 +63,26 @@ fn fills_come_from_the_old_key_then_deletes_and_inserts() {
 fn a_layout_naming_what_the_table_lacks_is_refused() {
     let mut c = change_bundle(false, &["nope"]);
     assert!(matches!(fill(&c, false), Err(LoadError::Refused(m)) if m.contains("column nope")));
-    c.bundle.change_file = Some(ChangeFile { key: Vec::new(), truncated: false, captured: 0, fill_columns: Vec::new() });
+    c.bundle.change_file = Some(ChangeFile { key: Vec::new(), truncated: false, captured: 0, fill_columns: Vec::new(), added_columns: Vec::new(), backfilled_columns: Vec::new() });
     assert!(matches!(apply(&c), Err(LoadError::Refused(m)) if m.contains("without a key")));
     let mut c = change_bundle(false, &[]);
     c.bundle.table.columns[1].name = "pg2rs_op".into();
     assert!(matches!(stage(&c, &CopyAuth::IamRole("r".into())), Err(LoadError::Refused(m)) if m.contains("stages with")));
+}
+
+#[test]
+fn added_columns_come_first_with_the_value_existing_rows_have() {
+    let mut c = change_bundle(false, &[]);
+    if let Some(cf) = c.bundle.change_file.as_mut() {
+        cf.added_columns = vec!["body".into()];
+        cf.backfilled_columns = vec!["body".into()];
+    }
+    assert_eq!(
+        sql(&add_columns(&c).expect("add")),
+        [
+            "ALTER TABLE \"s\".\"t\" ADD COLUMN \"body\" VARCHAR(100)",
+            "UPDATE \"s\".\"t\" SET \"body\" = s.\"body\" FROM \"s\".\"t__pg2rs_chg\" s WHERE s.pg2rs_op = 'A'",
+        ]
+    );
+    assert!(add_columns(&change_bundle(false, &[])).expect("add").is_empty());
 }
