@@ -98,6 +98,22 @@ pub fn try_apply(db: &mut Client, batch: &[Committed], auth: &CopyAuth, report: 
         .into());
     }
 
+    // Each table must still hold the stream's rows: a full export loaded over it since (not the
+    // stream's base) may be newer than this batch, which would then take rows back in time.
+    let tables: Vec<(&str, &str)> = batch.iter().map(|c| (c.bundle.table.schema.as_str(), c.bundle.table.name.as_str())).collect();
+    let last = state::last_loaded_all(&mut tx, &tables)?;
+    let ours = |export_id: &str| export_id == base || export_id.starts_with(&format!("cdc-{}-", p.stream));
+    for (schema, name) in &tables {
+        if let Some((other, _)) = last.get(&(schema.to_string(), name.to_string())).filter(|(id, _)| !ours(id)) {
+            return Err(LoadError::Refused(format!(
+                "change batch {id} of stream {}: {schema}.{name} was replaced by export {other} after the stream's base; \
+                 applying older changes over it could take rows back in time (start the stream again for a new base)",
+                p.stream
+            ))
+            .into());
+        }
+    }
+
     for c in batch {
         let table = format!("{}.{}", c.bundle.table.schema, c.bundle.table.name);
         for step in changes::stage(c, auth)? {

@@ -3,8 +3,9 @@
 //!
 //! SQL cannot give us the slot's own snapshot, so the stream starts at `start`, the WAL insert
 //! position read first, and the snapshot is taken after every transaction that could have
-//! committed before `start` without being visible yet has ended: those in progress in a
-//! snapshot taken after `start` are waited for, then the export's snapshot is taken. Changes
+//! committed before `start` without being visible yet has ended: those running when a snapshot
+//! taken after `start` was taken are waited for (`wait_for_running`), then the export's
+//! snapshot is taken. Changes
 //! committed between `start` and that snapshot are then both in it and in the stream, up to
 //! `overlap_until` (read after the snapshot); applying them again reaches the same rows
 //! (full-row upserts and key deletes in commit order, see `pg2redshift_core::collapse`).
