@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use pg2redshift_bundle::quote_qualified;
 
-use crate::collapse::{Cell, Change, CollapseError, Final, Key, Op, collapse};
+use crate::collapse::{Cell, Change, CollapseError, Collapser, Final, Key, Op};
 use crate::pgoutput::{DecodeError, Lsn, Message, OldTuple, Relation, Value, parse};
 
 /// One column of a captured table, as `pg_attribute` has it.
@@ -65,14 +65,21 @@ pub enum ChangeError {
     },
 }
 
-/// What one table's changes in a batch come to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What one table's changes in a batch come to, collapsed as they arrive (a batch costs memory
+/// by the keys it touches, plus its largest transaction, not by its changes).
+#[derive(Debug)]
 pub struct TableChanges {
     /// Changes captured (before collapsing).
     pub captured: u64,
-    pub ops: Vec<Op>,
-    /// Commit LSN of the last change per key it touched (a moved row: under its new key).
-    pub last_lsn: HashMap<Key, Lsn>,
+    collapser: Collapser,
+    /// The first collapse error, reported when the table is finished.
+    error: Option<CollapseError>,
+}
+
+impl TableChanges {
+    fn new(width: usize) -> TableChanges {
+        TableChanges { captured: 0, collapser: Collapser::new(width), error: None }
+    }
 }
 
 /// What the caller does after a message.
@@ -89,7 +96,6 @@ pub enum Flow {
 struct Pending {
     relation: u32,
     lsn: Lsn,
-    key: Option<Key>,
     op: Op,
 }
 
@@ -152,12 +158,14 @@ impl Decoder {
                 self.last_commit_end = Some(end_lsn);
                 self.last_commit_time_us = Some(commit_time_us);
                 for p in std::mem::take(&mut self.pending) {
-                    let entry = self.changes.entry(p.relation).or_default();
+                    let width = self.tables.get(&p.relation).map(|t| t.columns.len()).unwrap_or_default();
+                    let entry = self.changes.entry(p.relation).or_insert_with(|| TableChanges::new(width));
                     entry.captured += 1;
-                    if let Some(key) = p.key {
-                        entry.last_lsn.insert(key, p.lsn);
+                    if entry.error.is_none()
+                        && let Err(e) = entry.collapser.push_at(p.op, p.lsn.0)
+                    {
+                        entry.error = Some(e);
                     }
-                    entry.ops.push(p.op);
                 }
             }
             Message::Relation(relation) => return self.describe(&relation),
@@ -177,7 +185,7 @@ impl Decoder {
                         }
                     }
                 }
-                self.push(relation, lsn, Some(key.clone()), Op::Insert { key, values });
+                self.push(relation, lsn, Op::Insert { key, values });
             }
             Message::Update { relation, old, new } => {
                 let (table, lsn) = self.table(relation)?;
@@ -196,18 +204,18 @@ impl Decoder {
                     values.push(text(table, lsn, column, value)?);
                 }
                 let old_key = old_key.filter(|old| *old != key);
-                self.push(relation, lsn, Some(key.clone()), Op::Update { old_key, key, values });
+                self.push(relation, lsn, Op::Update { old_key, key, values });
             }
             Message::Delete { relation, old } => {
                 let (table, lsn) = self.table(relation)?;
                 let (OldTuple::Key(values) | OldTuple::Full(values)) = &old;
                 let key = key_of(table, lsn, values).map_err(|_| ChangeError::MissingOldKey { table: table.qualified(), lsn })?;
-                self.push(relation, lsn, Some(key.clone()), Op::Delete { key });
+                self.push(relation, lsn, Op::Delete { key });
             }
             Message::Truncate { relations, .. } => {
                 for relation in relations {
                     let (_, lsn) = self.table(relation)?;
-                    self.push(relation, lsn, None, Op::Truncate);
+                    self.push(relation, lsn, Op::Truncate);
                 }
             }
             // Types are described before relations that use them; origins and messages carry
@@ -217,8 +225,8 @@ impl Decoder {
         Ok(Flow::Continue)
     }
 
-    fn push(&mut self, relation: u32, lsn: Lsn, key: Option<Key>, op: Op) {
-        self.pending.push(Pending { relation, lsn, key, op });
+    fn push(&mut self, relation: u32, lsn: Lsn, op: Op) {
+        self.pending.push(Pending { relation, lsn, op });
     }
 
     /// The captured table a change belongs to, and its transaction's commit LSN.
@@ -334,14 +342,17 @@ pub struct CollapsedTable {
     pub fill_columns: Vec<usize>,
 }
 
-/// Collapses one table's changes to one row per key.
-pub fn collapse_table(table: &TableSpec, changes: &TableChanges) -> Result<CollapsedTable, ChangeError> {
+/// Finishes one table's changes: one row per key, in key order.
+pub fn collapse_table(table: &TableSpec, changes: TableChanges) -> Result<CollapsedTable, ChangeError> {
+    if let Some(source) = changes.error {
+        return Err(ChangeError::Collapse { table: table.qualified(), source });
+    }
     let width = table.columns.len();
-    let collapsed = collapse(width, &changes.ops).map_err(|source| ChangeError::Collapse { table: table.qualified(), source })?;
+    let (truncated, finals) = changes.collapser.finish_stamped();
     let mut filled = vec![false; width];
-    let mut rows = Vec::with_capacity(collapsed.keys.len());
-    for (key, last) in collapsed.keys {
-        let lsn = changes.last_lsn.get(&key).copied().unwrap_or_default();
+    let mut rows = Vec::new();
+    for (key, last, stamp) in finals {
+        let lsn = Lsn(stamp);
         let row = match last {
             Final::Deleted => {
                 let mut values = vec![None; width];
@@ -373,7 +384,7 @@ pub fn collapse_table(table: &TableSpec, changes: &TableChanges) -> Result<Colla
         rows.push(row);
     }
     let fill_columns = filled.iter().enumerate().filter(|(_, f)| **f).map(|(i, _)| i).collect();
-    Ok(CollapsedTable { truncated: collapsed.truncated, captured: changes.captured, rows, fill_columns })
+    Ok(CollapsedTable { truncated, captured: changes.captured, rows, fill_columns })
 }
 
 /// The end of a batch's commit-LSN range. Decoding was asked for the transactions that commit

@@ -81,69 +81,105 @@ struct Row {
 
 /// Collapses `ops` (in commit order) for a table of `width` columns.
 pub fn collapse(width: usize, ops: &[Op]) -> Result<Collapsed, CollapseError> {
-    let mut out = Collapsed::default();
-    // Only keys the batch touched; a key absent here is untouched.
-    let mut state: BTreeMap<Key, Option<Row>> = BTreeMap::new();
-    let check = |found: usize| if found == width { Ok(()) } else { Err(CollapseError::Width { found, expected: width }) };
+    let mut c = Collapser::new(width);
     for op in ops {
+        c.push(op.clone())?;
+    }
+    Ok(c.finish())
+}
+
+/// The same, one change at a time: only the state of each key touched is kept (not the
+/// changes), so a batch costs memory by its keys, not by its changes.
+#[derive(Debug)]
+pub struct Collapser {
+    width: usize,
+    truncated: bool,
+    /// Only keys the batch touched (a key absent here is untouched), with the stamp (the
+    /// caller's commit LSN) of the change that touched it last.
+    state: BTreeMap<Key, (Option<Row>, u64)>,
+}
+
+impl Collapser {
+    pub fn new(width: usize) -> Collapser {
+        Collapser { width, truncated: false, state: BTreeMap::new() }
+    }
+
+    /// Applies the next change in commit order.
+    pub fn push(&mut self, op: Op) -> Result<(), CollapseError> {
+        self.push_at(op, 0)
+    }
+
+    /// The same, remembering `stamp` for the keys it touches.
+    pub fn push_at(&mut self, op: Op, stamp: u64) -> Result<(), CollapseError> {
+        let width = self.width;
+        let check = |found: usize| if found == width { Ok(()) } else { Err(CollapseError::Width { found, expected: width }) };
         match op {
             Op::Insert { key, values } => {
                 check(values.len())?;
-                let cells = values.iter().cloned().map(Cell::Value).collect();
-                state.insert(key.clone(), Some(Row { cells, origin: None }));
+                let cells = values.into_iter().map(Cell::Value).collect();
+                self.state.insert(key, (Some(Row { cells, origin: None }), stamp));
             }
             Op::Update { old_key, key, values } => {
                 check(values.len())?;
-                let from = old_key.as_ref().unwrap_or(key);
-                let previous = match state.remove(from) {
+                let from = old_key.as_ref().unwrap_or(&key);
+                let previous = match self.state.remove(from).map(|(row, _)| row) {
                     Some(Some(row)) => row,
                     // Deleted earlier in the batch, or never seen: the row as the target holds
                     // it (an update of a deleted row cannot be decoded; the snapshot's overlap
                     // makes a missing target row possible, and then only sent values count).
-                    Some(None) | None if !out.truncated => {
+                    Some(None) | None if !self.truncated => {
                         Row { cells: vec![Cell::FromTarget; width], origin: Some(from.clone()) }
                     }
                     _ => {
                         if values.contains(&Change::Unchanged) {
-                            return Err(CollapseError::UnchangedAfterTruncate { key: key.clone() });
+                            return Err(CollapseError::UnchangedAfterTruncate { key });
                         }
                         Row { cells: vec![Cell::Value(None); width], origin: None }
                     }
                 };
                 let cells: Vec<Cell> = values
-                    .iter()
+                    .into_iter()
                     .zip(previous.cells)
                     .map(|(change, before)| match change {
-                        Change::Value(v) => Cell::Value(v.clone()),
+                        Change::Value(v) => Cell::Value(v),
                         Change::Unchanged => before,
                     })
                     .collect();
-                if old_key.as_ref().is_some_and(|old| old != key) {
-                    state.insert(from.clone(), None);
+                if let Some(old) = old_key.filter(|old| *old != key) {
+                    self.state.insert(old, (None, stamp));
                 }
                 let origin = cells.contains(&Cell::FromTarget).then_some(previous.origin).flatten();
-                state.insert(key.clone(), Some(Row { cells, origin }));
+                self.state.insert(key, (Some(Row { cells, origin }), stamp));
             }
             Op::Delete { key } => {
-                state.insert(key.clone(), None);
+                self.state.insert(key, (None, stamp));
             }
             Op::Truncate => {
-                state.clear();
-                out.truncated = true;
+                self.state.clear();
+                self.truncated = true;
             }
         }
+        Ok(())
     }
-    out.keys = state
-        .into_iter()
-        .map(|(key, row)| {
+
+    /// The final state of every key touched.
+    pub fn finish(self) -> Collapsed {
+        let (truncated, finals) = self.finish_stamped();
+        Collapsed { truncated, keys: finals.map(|(key, last, _)| (key, last)).collect() }
+    }
+
+    /// Whether the table was truncated first, and the final state of every key touched with
+    /// the stamp of its last change, in key order, each handed over as it is read.
+    pub fn finish_stamped(self) -> (bool, impl Iterator<Item = (Key, Final, u64)>) {
+        let finals = self.state.into_iter().map(|(key, (row, stamp))| {
             let last = match row {
                 None => Final::Deleted,
                 Some(Row { cells, origin }) => Final::Row { cells, fill_from: origin },
             };
-            (key, last)
-        })
-        .collect();
-    Ok(out)
+            (key, last, stamp)
+        });
+        (self.truncated, finals)
+    }
 }
 
 #[cfg(test)]

@@ -86,7 +86,8 @@ fn a_batch_collapses_to_one_row_per_key_with_fills() {
     )
     .unwrap();
     assert_eq!(d.last_commit_end, Some(Lsn(0x208)));
-    let changes = &d.changes[&OID];
+    let mut d = d;
+    let changes = d.changes.remove(&OID).unwrap();
     assert_eq!(changes.captured, 6);
     let t = collapse_table(&tables[0], changes).unwrap();
     assert!(!t.truncated);
@@ -109,9 +110,9 @@ fn a_batch_collapses_to_one_row_per_key_with_fills() {
 fn truncate_and_schema_changes() {
     let tables = [spec()];
     let truncate = Out::default().u8(b'T').i32(1).u8(0).i32(OID as i32).0;
-    let d = read_all(&tables, &[begin(0x10), relation(&[("id", 23), ("body", 25)]), insert(&[Some("1"), None]), truncate, commit(0x10, 0x18)])
+    let mut d = read_all(&tables, &[begin(0x10), relation(&[("id", 23), ("body", 25)]), insert(&[Some("1"), None]), truncate, commit(0x10, 0x18)])
         .unwrap();
-    let t = collapse_table(&tables[0], &d.changes[&OID]).unwrap();
+    let t = collapse_table(&tables[0], d.changes.remove(&OID).unwrap()).unwrap();
     assert!(t.truncated);
     assert!(t.rows.is_empty());
 

@@ -86,12 +86,13 @@ pub fn export_changes(owner: &Owner, stream: &Stream, settings: &ExportSettings,
 
     let mut staged = Vec::new();
     let mut captured = 0;
-    for (oid, changes) in &decoder.changes {
-        let Some(spec) = decoder.spec(*oid) else { continue };
+    let changed = std::mem::take(&mut decoder.changes);
+    for (oid, changes) in changed {
+        let Some(spec) = decoder.spec(oid) else { continue };
         let table = collapse_table(spec, changes)?;
         captured += table.captured;
-        let added = decoder.added.get(oid).map(|a| a.len()).unwrap_or(0);
-        staged.push(Staged { spec, table, added });
+        let added = decoder.added.get(&oid).map(|a| a.len()).unwrap_or(0);
+        staged.push(Staged { spec, table, added, backfilled: Vec::new() });
     }
     let export_id = batch_id(&stream.name, from, to);
     let position = StreamPosition {
@@ -135,6 +136,8 @@ struct Staged<'d> {
     table: CollapsedTable,
     /// How many of the spec's columns were added in this batch (its last ones).
     added: usize,
+    /// Indexes of the added columns whose existing rows have a value (the `A` row carries it).
+    backfilled: Vec<usize>,
 }
 
 /// The values that rows existing when a column was added have in it (PostgreSQL keeps them as
@@ -164,30 +167,35 @@ fn backfill(client: &SpiClient<'_>, spec: &TableSpec, relation: &Relation, added
     Ok(values)
 }
 
-/// Stages one table's collapsed rows in `pg_temp.pg2redshift_changes_<i>`; returns its name.
+/// Stages one table's collapsed rows in `pg_temp.pg2redshift_changes_<i>` (handing them over:
+/// the rows leave memory as they are staged); returns its name.
 fn stage(i: usize, staged: &mut Staged<'_>) -> Result<String, ExportError> {
     let temp = format!("pg2redshift_changes_{i}");
     let spec = staged.spec;
     let oid = pgrx::pg_sys::Oid::from(spec.oid);
-    Spi::connect_mut(|client| {
+    let keys = spec.key.len();
+    let (insert, width) = Spi::connect_mut(|client| {
         let mut relation = read_relation_with(client, oid)?;
         captured_columns(spec, &mut relation)?;
         if staged.added > 0 {
             let values = backfill(client, spec, &relation, staged.added)?;
-            if values.iter().any(Option::is_some) {
+            let first = spec.columns.len() - staged.added;
+            staged.backfilled = values.iter().enumerate().filter(|(_, v)| v.is_some()).map(|(k, _)| first + k).collect();
+            if !staged.backfilled.is_empty() {
                 let mut row = vec![None; spec.columns.len()];
-                row.splice(spec.columns.len() - staged.added.., values);
+                row.splice(first.., values);
                 staged.table.rows.push(ChangeRow { op: 'A', lsn: Lsn::default(), fill: None, fill_key: None, values: row });
             }
         }
-        let table = &staged.table;
-        let key_columns: Vec<usize> = spec.key.clone();
         let mut defs: Vec<String> = META.iter().map(|m| format!("{} pg_catalog.text", quote(m))).collect();
-        for &k in &key_columns {
+        let mut types: Vec<String> = vec!["pg_catalog.text".to_string(); META.len()];
+        for &k in &spec.key {
             defs.push(format!("{} {}", quote(&fill_name(&relation.columns[k].name)), relation.attributes[k].base_type));
+            types.push(relation.attributes[k].base_type.clone());
         }
         for (column, attribute) in relation.columns.iter().zip(&relation.attributes) {
             defs.push(format!("{} {}", quote(&column.name), attribute.base_type));
+            types.push(attribute.base_type.clone());
         }
         // A second batch in one transaction finds the first one's table.
         let leftover = client.select("SELECT pg_catalog.to_regclass($1) IS NOT NULL", Some(1), &[format!("pg_temp.{}", quote(&temp)).into()])?;
@@ -195,21 +203,9 @@ fn stage(i: usize, staged: &mut Staged<'_>) -> Result<String, ExportError> {
             client.update(&format!("DROP TABLE pg_temp.{}", quote(&temp)), None, &[])?;
         }
         client.update(&format!("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP", quote(&temp), defs.join(", ")), None, &[])?;
-        let width = defs.len();
-        let casts: Vec<String> = (0..width)
-            .map(|c| {
-                let ty = if c < META.len() {
-                    "pg_catalog.text".to_string()
-                } else if c < META.len() + key_columns.len() {
-                    relation.attributes[key_columns[c - META.len()]].base_type.clone()
-                } else {
-                    relation.attributes[c - META.len() - key_columns.len()].base_type.clone()
-                };
-                format!("u.c{c}::{ty}")
-            })
-            .collect();
-        let unnests: Vec<String> = (0..width).map(|c| format!("pg_catalog.unnest(${}::pg_catalog.text[])", c + 1)).collect();
-        let names: Vec<String> = (0..width).map(|c| format!("c{c}")).collect();
+        let casts: Vec<String> = types.iter().enumerate().map(|(c, ty)| format!("u.c{c}::{ty}")).collect();
+        let unnests: Vec<String> = (0..types.len()).map(|c| format!("pg_catalog.unnest(${}::pg_catalog.text[])", c + 1)).collect();
+        let names: Vec<String> = (0..types.len()).map(|c| format!("c{c}")).collect();
         let insert = format!(
             "INSERT INTO pg_temp.{} SELECT {} FROM ROWS FROM ({}) AS u({})",
             quote(&temp),
@@ -217,25 +213,30 @@ fn stage(i: usize, staged: &mut Staged<'_>) -> Result<String, ExportError> {
             unnests.join(", "),
             names.join(", ")
         );
-        for chunk in table.rows.chunks(STAGE_ROWS) {
-            let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(chunk.len()); width];
-            for row in chunk {
-                columns[0].push(Some(row.op.to_string()));
-                columns[1].push(Some(row.lsn.to_string()));
-                columns[2].push(row.fill.clone());
-                for (k, _) in key_columns.iter().enumerate() {
-                    columns[META.len() + k].push(row.fill_key.as_ref().and_then(|key| key[k].clone()));
-                }
-                for (c, value) in row.values.iter().enumerate() {
-                    columns[META.len() + key_columns.len() + c].push(value.clone());
-                }
+        Ok::<_, ExportError>((insert, types.len()))
+    })?;
+    let rows = std::mem::take(&mut staged.table.rows);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(STAGE_ROWS); width];
+        for row in rows.by_ref().take(STAGE_ROWS) {
+            columns[0].push(Some(row.op.to_string()));
+            columns[1].push(Some(row.lsn.to_string()));
+            columns[2].push(row.fill);
+            let mut fill_key = row.fill_key.map(Vec::into_iter);
+            for column in columns.iter_mut().skip(META.len()).take(keys) {
+                column.push(fill_key.as_mut().and_then(Iterator::next).flatten());
             }
-            let args: Vec<_> = columns.into_iter().map(Into::into).collect();
-            client.update(&insert, None, &args)?;
-            pgrx::check_for_interrupts!();
+            for (column, value) in columns.iter_mut().skip(META.len() + keys).zip(row.values) {
+                column.push(value);
+            }
         }
-        Ok::<_, ExportError>(temp)
-    })
+        let args: Vec<_> = columns.into_iter().map(Into::into).collect();
+        // One SPI connection per chunk: what SPI allocates for it is freed with it.
+        Spi::connect_mut(|client| client.update(&insert, None, &args).map(|_| ()))?;
+        pgrx::check_for_interrupts!();
+    }
+    Ok(temp)
 }
 
 /// The batch's columns of the table, as the catalog has them now: the columns the batch
@@ -306,13 +307,7 @@ fn change_job(
         captured: table.captured,
         fill_columns: table.fill_columns.iter().map(|&i| plan.columns[i].target_name.clone()).collect(),
         added_columns: plan.columns[spec.columns.len() - staged.added..].iter().map(|c| c.target_name.clone()).collect(),
-        backfilled_columns: match table.rows.iter().find(|r| r.op == 'A') {
-            Some(row) => (spec.columns.len() - staged.added..spec.columns.len())
-                .filter(|&i| row.values[i].is_some())
-                .map(|i| plan.columns[i].target_name.clone())
-                .collect(),
-            None => Vec::new(),
-        },
+        backfilled_columns: staged.backfilled.iter().map(|&i| plan.columns[i].target_name.clone()).collect(),
     };
     Ok(Job {
         oid,

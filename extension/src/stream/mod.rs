@@ -29,7 +29,7 @@ use owner::Owner;
 
 /// Messages read from the slot per batch unless the call says otherwise; a transaction is never
 /// split, so a batch holds at least one whole transaction.
-const DEFAULT_MAX_CHANGES: i32 = 1_000_000;
+const DEFAULT_MAX_CHANGES: i32 = 100_000;
 
 /// What may keep a table from being captured.
 const CAPTURE_SQL: &str = "

@@ -155,12 +155,20 @@ pub fn peek(owner: &Owner, slot: &str, publication: &str, upto: Lsn, limit: Opti
                 if rows.is_empty() {
                     break;
                 }
+                let mut stop = false;
                 for row in rows {
                     let data: Vec<u8> = row.get(1)?.unwrap_or_default();
                     count += 1;
                     if decoder.read(&data)? == Flow::Stop {
-                        return Ok(count);
+                        stop = true;
+                        break;
                     }
+                }
+                // SAFETY: the fetch's rows were read and are not referred to any more; without
+                // this, every fetched message would stay in SPI's memory until the end.
+                unsafe { pgrx::pg_sys::SPI_freetuptable(pgrx::pg_sys::SPI_tuptable) };
+                if stop {
+                    return Ok(count);
                 }
                 pgrx::check_for_interrupts!();
             }
