@@ -114,8 +114,6 @@ pub struct Decoder {
     pub last_commit_end: Option<Lsn>,
     /// Its commit time, microseconds since 2000-01-01.
     pub last_commit_time_us: Option<i64>,
-    /// Messages read (of any kind).
-    pub messages: u64,
     /// Whether reading stopped before a transaction (see [`Flow::Stop`]).
     pub stopped: bool,
     pub changes: BTreeMap<u32, TableChanges>,
@@ -131,7 +129,6 @@ impl Decoder {
             pending: Vec::new(),
             last_commit_end: None,
             last_commit_time_us: None,
-            messages: 0,
             stopped: false,
             changes: BTreeMap::new(),
         }
@@ -147,7 +144,6 @@ impl Decoder {
         if self.stopped {
             return Ok(Flow::Stop);
         }
-        self.messages += 1;
         match parse(bytes)? {
             Message::Begin { final_lsn, .. } => {
                 self.current = Some(final_lsn);

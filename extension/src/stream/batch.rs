@@ -58,9 +58,9 @@ pub fn export_changes(owner: &Owner, stream: &Stream, settings: &ExportSettings,
     let mut redo = None;
     match earlier_batch(settings, database, &stream.name, from)? {
         Some(Earlier::Committed(to)) => {
-            pgrx::notice!("pg2redshift: stream {} already exported {} in an earlier run; moving past it", stream.name, batch_id(&stream.name, from, to));
-            slot::advance(owner, &stream.slot, to)?;
             let id = batch_id(&stream.name, from, to);
+            pgrx::notice!("pg2redshift: stream {} already exported {id} in an earlier run; moving past it", stream.name);
+            slot::advance(owner, &stream.slot, to)?;
             record_progress(owner, &stream.name, &Progress { base: None, position: to, export_id: &id, last_commit_us: None, changes: 0, spec: None })?;
             from = to;
         }
@@ -109,10 +109,11 @@ pub fn export_changes(owner: &Owner, stream: &Stream, settings: &ExportSettings,
     }
     let identity = Identity { export_id: Some(export_id.clone()), kind: BundleKind::Changes, stream: Some(position) };
     let _staged_rows = FreshSnapshot::push();
-    let results = run(settings, identity, |client, head| {
+    // Each table's catalog entry, read once when staging, goes to its job.
+    let results = run(settings, identity, |_client, head| {
         let mut jobs = Vec::with_capacity(staged.len());
-        for (table, temp) in staged.iter().zip(&temps) {
-            jobs.push(change_job(client, stream, settings, head, table, temp)?);
+        for (table, (temp, relation)) in staged.iter().zip(temps) {
+            jobs.push(change_job(stream, settings, head, table, &temp, relation)?);
         }
         Ok(jobs)
     })?;
@@ -168,13 +169,14 @@ fn backfill(client: &SpiClient<'_>, spec: &TableSpec, relation: &Relation, added
 }
 
 /// Stages one table's collapsed rows in `pg_temp.pg2redshift_changes_<i>` (handing them over:
-/// the rows leave memory as they are staged); returns its name.
-fn stage(i: usize, staged: &mut Staged<'_>) -> Result<String, ExportError> {
+/// the rows leave memory as they are staged); returns its name and the table's catalog entry
+/// (the batch's columns of it).
+fn stage(i: usize, staged: &mut Staged<'_>) -> Result<(String, Relation), ExportError> {
     let temp = format!("pg2redshift_changes_{i}");
     let spec = staged.spec;
     let oid = pgrx::pg_sys::Oid::from(spec.oid);
     let keys = spec.key.len();
-    let (insert, width) = Spi::connect_mut(|client| {
+    let (insert, width, relation) = Spi::connect_mut(|client| {
         let mut relation = read_relation_with(client, oid)?;
         captured_columns(spec, &mut relation)?;
         if staged.added > 0 {
@@ -213,7 +215,7 @@ fn stage(i: usize, staged: &mut Staged<'_>) -> Result<String, ExportError> {
             unnests.join(", "),
             names.join(", ")
         );
-        Ok::<_, ExportError>((insert, types.len()))
+        Ok::<_, ExportError>((insert, types.len(), relation))
     })?;
     let rows = std::mem::take(&mut staged.table.rows);
     let mut rows = rows.into_iter().peekable();
@@ -236,7 +238,7 @@ fn stage(i: usize, staged: &mut Staged<'_>) -> Result<String, ExportError> {
         Spi::connect_mut(|client| client.update(&insert, None, &args).map(|_| ()))?;
         pgrx::check_for_interrupts!();
     }
-    Ok(temp)
+    Ok((temp, relation))
 }
 
 /// The batch's columns of the table, as the catalog has them now: the columns the batch
@@ -267,19 +269,17 @@ fn fill_name(column: &str) -> String {
     format!("pg2redshift fill {column}")
 }
 
-/// The export job of one table's staged rows.
+/// The export job of one table's staged rows (`relation`: its batch's columns, from staging).
 fn change_job(
-    client: &SpiClient<'_>,
     stream: &Stream,
     settings: &ExportSettings,
     head: &pg2redshift_core::commit::ExportHead,
     staged: &Staged<'_>,
     temp: &str,
+    relation: Relation,
 ) -> Result<Job, ExportError> {
     let (spec, table) = (staged.spec, &staged.table);
     let oid = pgrx::pg_sys::Oid::from(spec.oid);
-    let mut relation = read_relation_with(client, oid)?;
-    captured_columns(spec, &mut relation)?;
     let options = table_options(stream.target_schema.as_deref(), None, None, None, None, None, Some(stream.numeric_scale))?;
     let plan = plan_table(&relation.schema, &relation.name, &relation.columns, &relation.primary_key, &options)?;
     let text = |name: &str| SourceColumn { name: name.into(), ty: SourceType::builtin("text", -1), declared_type: "text".into(), not_null: false };

@@ -161,8 +161,5 @@ pub fn record_progress(owner: &Owner, name: &str, p: &Progress<'_>) -> Result<()
         i64::try_from(p.changes).unwrap_or(i64::MAX).into(),
         p.spec.map(str::to_string).into(),
     ];
-    owner.run(|| {
-        Spi::connect_mut(|client| client.update(&sql, None, &args).map(|_| ()))?;
-        Ok(())
-    })
+    owner.execute(&sql, &args)
 }

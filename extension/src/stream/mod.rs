@@ -18,7 +18,7 @@ use pg2redshift_core::changes::{ColumnSpec, TableSpec};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
-use crate::catalog::select_one;
+use crate::catalog::{Relation, select_one};
 use crate::ddl_api::table_options;
 use crate::destination::{self, LocationArgs};
 use crate::error::ExportError;
@@ -53,8 +53,9 @@ fn check_admin(action: &'static str) -> Result<(), ExportError> {
     if member { Ok(()) } else { Err(ExportError::NotStreamAdmin(action)) }
 }
 
-/// Whether a table can be captured by the calling role, and how logical decoding will describe it.
-fn capture_spec(oid: pgrx::pg_sys::Oid) -> Result<TableSpec, ExportError> {
+/// Whether a table can be captured by the calling role, and how logical decoding will describe
+/// it; with its catalog entry.
+fn capture_spec(oid: pgrx::pg_sys::Oid) -> Result<(TableSpec, Relation), ExportError> {
     let relation = crate::catalog::read_relation(oid)?;
     let table = pg2redshift_bundle::quote_qualified(&relation.schema, &relation.name);
     let refuse = |why: &'static str| ExportError::NotCapturable { table: table.clone(), why };
@@ -101,7 +102,8 @@ fn capture_spec(oid: pgrx::pg_sys::Oid) -> Result<TableSpec, ExportError> {
         .iter()
         .map(|k| columns.iter().position(|c| &c.name == k).ok_or_else(|| ExportError::Internal(format!("key column {k} not found"))))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(TableSpec { oid: oid.to_u32(), schema: relation.schema, name: relation.name, columns, key })
+    let spec = TableSpec { oid: oid.to_u32(), schema: relation.schema.clone(), name: relation.name.clone(), columns, key };
+    Ok((spec, relation))
 }
 
 /// Starts a change stream of `tables` to `destination`: creates its replication slot (from which
@@ -179,8 +181,7 @@ fn start(
     let mut specs = Vec::with_capacity(oids.len());
     let mut names = Vec::with_capacity(oids.len());
     for &oid in &oids {
-        let spec = capture_spec(oid)?;
-        let relation = crate::catalog::read_relation(oid)?;
+        let (spec, relation) = capture_spec(oid)?;
         let options = table_options(target_schema, None, None, None, None, None, numeric_scale)?;
         let plan = pg2redshift_core::plan_table(&relation.schema, &relation.name, &relation.columns, &relation.primary_key, &options)?;
         if let Some(destination) = &settings.destination
@@ -230,10 +231,7 @@ fn start(
         object.clone().into(),
         creator.into(),
     ];
-    owner.run(|| {
-        Spi::connect_mut(|client| client.update(&sql, None, &args).map(|_| ()))?;
-        Ok(())
-    })?;
+    owner.execute(&sql, &args)?;
     let count = i32::try_from(oids.len()).unwrap_or(i32::MAX);
     Ok(TableIterator::new(std::iter::once((name.to_string(), object.clone(), object, count))))
 }
@@ -250,10 +248,7 @@ fn redshift_cdc_stop(name: Option<&str>) -> Result<(), ErrorReport> {
     slot::drop_slot(&owner, &stream.slot)?;
     slot::unpublish(&owner, &stream.publication)?;
     let sql = format!("DELETE FROM {}.redshift_cdc_stream WHERE name OPERATOR(pg_catalog.=) $1", owner.schema);
-    owner.run(|| {
-        Spi::connect_mut(|client| client.update(&sql, None, &[name.into()]).map(|_| ()))?;
-        Ok(())
-    })?;
+    owner.execute(&sql, &[name.into()])?;
     Ok(())
 }
 

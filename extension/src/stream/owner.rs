@@ -58,6 +58,17 @@ impl Owner {
         drop(saved);
         result
     }
+
+    /// Runs one statement as the owner, as a write.
+    pub fn execute(&self, sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Result<(), ExportError> {
+        self.run(|| Ok(Spi::connect_mut(|client| client.update(sql, None, args).map(|_| ()))?))
+    }
+
+    /// Runs one query as the owner, read-only: the transaction gets no id from it (creating a
+    /// slot requires a transaction that has none).
+    pub fn query(&self, sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Result<(), ExportError> {
+        self.run(|| Ok(Spi::connect(|client| client.select(sql, None, args).map(|_| ()))?))
+    }
 }
 
 /// Puts the caller's identity back when dropped.

@@ -28,33 +28,20 @@ pub fn create(owner: &Owner, slot: &str) -> Result<(), ExportError> {
     if let Some(database) = elsewhere {
         return Err(ExportError::SlotTaken { slot: slot.to_string(), database });
     }
-    owner.run(|| {
-        // A read-only query: a write would give the transaction an id, and then PostgreSQL
-        // refuses to create the slot.
-        Spi::connect(|client| {
-            client.select("SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')", None, &[slot.into()]).map(|_| ())
-        })?;
-        Ok(())
-    })
+    // A read-only query: a write would give the transaction an id, and then PostgreSQL refuses
+    // to create the slot.
+    owner.query("SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')", &[slot.into()])
 }
 
 /// Drops the slot if it exists in this database (refused by PostgreSQL while a session uses it).
 /// Slot names are the server's: one of another database is never touched.
 pub fn drop_slot(owner: &Owner, slot: &str) -> Result<(), ExportError> {
-    owner.run(|| {
-        Spi::connect(|client| {
-            client
-                .select(
-                    "SELECT pg_catalog.pg_drop_replication_slot(s.slot_name) FROM pg_catalog.pg_replication_slots s
-                     WHERE s.slot_name OPERATOR(pg_catalog.=) $1
-                       AND s.database OPERATOR(pg_catalog.=) pg_catalog.current_database()",
-                    None,
-                    &[slot.into()],
-                )
-                .map(|_| ())
-        })?;
-        Ok(())
-    })
+    owner.query(
+        "SELECT pg_catalog.pg_drop_replication_slot(s.slot_name) FROM pg_catalog.pg_replication_slots s
+         WHERE s.slot_name OPERATOR(pg_catalog.=) $1
+           AND s.database OPERATOR(pg_catalog.=) pg_catalog.current_database()",
+        &[slot.into()],
+    )
 }
 
 /// Creates the publication of the stream's tables (`tables`: qualified, quoted names). Changes to
@@ -65,18 +52,12 @@ pub fn publish(owner: &Owner, publication: &str, tables: &[String]) -> Result<()
         pg2redshift_bundle::quote_ident(publication),
         tables.join(", ")
     );
-    owner.run(|| {
-        Spi::connect_mut(|client| client.update(&sql, None, &[]).map(|_| ()))?;
-        Ok(())
-    })
+    owner.execute(&sql, &[])
 }
 
 pub fn unpublish(owner: &Owner, publication: &str) -> Result<(), ExportError> {
     let sql = format!("DROP PUBLICATION IF EXISTS {}", pg2redshift_bundle::quote_ident(publication));
-    owner.run(|| {
-        Spi::connect_mut(|client| client.update(&sql, None, &[]).map(|_| ()))?;
-        Ok(())
-    })
+    owner.execute(&sql, &[])
 }
 
 /// The slot as `pg_replication_slots` shows it: how far it has confirmed, or why it is unusable.
@@ -109,18 +90,10 @@ pub fn advance(owner: &Owner, slot: &str, to: Lsn) -> Result<(), ExportError> {
     if confirmed(slot)? >= to {
         return Ok(());
     }
-    owner.run(|| {
-        Spi::connect_mut(|client| {
-            client
-                .update(
-                    "SELECT pg_catalog.pg_replication_slot_advance($1, $2::pg_catalog.text::pg_catalog.pg_lsn)",
-                    None,
-                    &[slot.into(), to.to_string().into()],
-                )
-                .map(|_| ())
-        })?;
-        Ok(())
-    })
+    owner.execute("SELECT pg_catalog.pg_replication_slot_advance($1, $2::pg_catalog.text::pg_catalog.pg_lsn)", &[
+        slot.into(),
+        to.to_string().into(),
+    ])
 }
 
 /// The current WAL flush position: decoding can read up to here.
