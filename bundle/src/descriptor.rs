@@ -69,23 +69,76 @@ pub struct Encoding {
     pub quote: String,
     /// A field consisting of exactly this string is NULL: a lone NUL byte.
     pub null_as: String,
-    /// Always `gzip`.
+    /// `gzip` or `zstd` ([`Compression`]).
     pub compression: String,
     /// Time zone of every timestamptz value (always `UTC`, written with an offset).
     pub timezone: String,
 }
 
 impl Encoding {
-    /// The one encoding this format version writes.
-    pub fn current() -> Encoding {
+    /// The encoding this format version writes, with the data files compressed as given.
+    pub fn current(compression: Compression) -> Encoding {
         Encoding {
             format: "csv".into(),
             delimiter: ",".into(),
             quote: "\"".into(),
             null_as: "\0".into(),
-            compression: "gzip".into(),
+            compression: compression.name().into(),
             timezone: "UTC".into(),
         }
+    }
+}
+
+/// How an export's data files are compressed. Both are codecs Redshift's COPY reads from S3
+/// (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-file-compression.html).
+/// A loader that does not know a codec refuses the bundle by its `encoding.compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub const ALL: [Compression; 2] = [Compression::Gzip, Compression::Zstd];
+
+    /// As written in bundle.json and accepted by the extension's `compression` option.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    /// The data files' name ending.
+    pub fn file_suffix(self) -> &'static str {
+        match self {
+            Compression::Gzip => ".csv.gz",
+            Compression::Zstd => ".csv.zst",
+        }
+    }
+
+    /// The data files' Content-Type (application/zstd: RFC 8878).
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Compression::Gzip => "application/gzip",
+            Compression::Zstd => "application/zstd",
+        }
+    }
+
+    /// COPY's file compression parameter.
+    pub fn copy_option(self) -> &'static str {
+        match self {
+            Compression::Gzip => "GZIP",
+            Compression::Zstd => "ZSTD",
+        }
+    }
+}
+
+impl std::str::FromStr for Compression {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Compression, ()> {
+        Compression::ALL.into_iter().find(|c| c.name() == s).ok_or(())
     }
 }
 

@@ -1,10 +1,10 @@
 //! S3 key layout of a bundle:
-//! `PREFIX/<db>/<schema>.<table>/<export_id>/{part-NNNNN.csv.gz, manifest.json, bundle.json}`,
+//! `PREFIX/<db>/<schema>.<table>/<export_id>/{part-NNNNN.csv.gz (or .csv.zst), manifest.json, bundle.json}`,
 //! and once per export `PREFIX/<db>/_exports/<export_id>/export.json`.
 
 use std::fmt::Write;
 
-use crate::{BUNDLE_FILE, EXPORT_FILE, EXPORTS_FOLDER, MANIFEST_FILE};
+use crate::{BUNDLE_FILE, Compression, EXPORT_FILE, EXPORTS_FOLDER, MANIFEST_FILE};
 
 /// Where one table of one export lives in S3.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,9 +38,9 @@ impl BundleLocation {
         key
     }
 
-    /// Key of data file number `index` (0-based).
-    pub fn part_key(&self, index: u32) -> String {
-        format!("{}part-{index:05}.csv.gz", self.folder_key())
+    /// Key of data file number `index` (0-based), named for its compression.
+    pub fn part_key(&self, index: u32, compression: Compression) -> String {
+        format!("{}part-{index:05}{}", self.folder_key(), compression.file_suffix())
     }
 
     pub fn manifest_key(&self) -> String {
@@ -225,9 +225,10 @@ mod tests {
             "exports/app/analytics.action/20261122T003000Z-1a2b/"
         );
         assert_eq!(
-            loc.part_key(7),
+            loc.part_key(7, Compression::Gzip),
             "exports/app/analytics.action/20261122T003000Z-1a2b/part-00007.csv.gz"
         );
+        assert!(loc.part_key(0, Compression::Zstd).ends_with("/part-00000.csv.zst"));
         assert!(loc.manifest_key().ends_with("/manifest.json"));
         assert!(loc.bundle_key().ends_with("/bundle.json"));
         assert_eq!(loc.document_key(), "exports/app/_exports/20261122T003000Z-1a2b/export.json");

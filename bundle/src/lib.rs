@@ -10,7 +10,7 @@ pub mod redshift;
 pub mod signature;
 
 pub use descriptor::{
-    Bundle, BundleError, BundleKind, CHANGE_META_COLUMNS, ChangeFile, Changes, ColumnInfo, DataFile, DocumentRef, Encoding, ExportMember, OnUnrepresentable,
+    Bundle, BundleError, BundleKind, CHANGE_META_COLUMNS, ChangeFile, Changes, ColumnInfo, Compression, DataFile, DocumentRef, Encoding, ExportMember, OnUnrepresentable,
     Source, Totals,
 };
 pub use document::{EXPORT_FILE, EXPORTS_FOLDER, ExportDocument, StreamPosition, sha256_hex};

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use pg2redshift_bundle::{
-    Bundle, BundleKind, BundleLocation, ChangeFile, Changes, ColumnInfo, DataFile, DocumentRef, Encoding, ExportDocument, ExportMember,
+    Bundle, BundleKind, BundleLocation, ChangeFile, Changes, ColumnInfo, Compression, DataFile, DocumentRef, Encoding, ExportDocument, ExportMember,
     FORMAT_VERSION, Manifest, OnUnrepresentable, Source, StreamPosition, Totals, quote_ident, quote_qualified,
 };
 
@@ -27,6 +27,8 @@ pub struct ExportHead {
     pub kind: BundleKind,
     /// The change stream this export belongs to (its base, or a batch of its changes).
     pub stream: Option<StreamPosition>,
+    /// How the data files are compressed.
+    pub compression: Compression,
 }
 
 /// One table of the export as it was read: its source, plan and S3 location.
@@ -115,7 +117,7 @@ pub fn bundle(head: &ExportHead, table: &TableSource<'_>, output: &TableOutput, 
         table: table.plan.table.clone(),
         create_table_sql: table.plan.table.create_table_sql(),
         columns,
-        encoding: Encoding::current(),
+        encoding: Encoding::current(head.compression),
         manifest_key: table.location.manifest_key(),
         files,
         totals,
@@ -211,6 +213,7 @@ mod tests {
             policy: OnUnrepresentable::Null,
             kind: BundleKind::Full,
             stream: None,
+            compression: Compression::Zstd,
         }
     }
 
@@ -221,8 +224,8 @@ mod tests {
         let table = TableSource { schema: "s", name: "t", relkind: "r", plan: &p, location: &loc };
         let output = TableOutput {
             files: vec![
-                DataFile { key: loc.part_key(0), rows: 3, raw_bytes: 30, compressed_bytes: 10 },
-                DataFile { key: loc.part_key(1), rows: 2, raw_bytes: 20, compressed_bytes: 8 },
+                DataFile { key: loc.part_key(0, Compression::Zstd), rows: 3, raw_bytes: 30, compressed_bytes: 10 },
+                DataFile { key: loc.part_key(1, Compression::Zstd), rows: 2, raw_bytes: 20, compressed_bytes: 8 },
             ],
             changes: BTreeMap::from([("body".to_string(), 2)]),
             change_file: None,
@@ -233,6 +236,7 @@ mod tests {
         let b = bundle(&head(), &table, &output, &reference);
         assert_eq!((b.totals.rows, b.totals.files, b.totals.raw_bytes, b.totals.compressed_bytes), (5, 2, 50, 18));
         assert_eq!((b.changes.total, b.changes.policy), (2, OnUnrepresentable::Null));
+        assert_eq!(b.encoding.compression, "zstd");
         assert_eq!(doc.tables[0].bundle_key, loc.bundle_key());
         assert_eq!(b.export_document.as_ref(), Some(&reference));
         pg2redshift_bundle::integrity::check_document(&reference, doc_bytes.as_bytes(), &doc).expect("a valid document");
@@ -245,7 +249,7 @@ mod tests {
 
         let m = manifest(&table, &output);
         assert_eq!(m.entries.len(), 2);
-        assert_eq!(m.entries[1].url, loc.url(&loc.part_key(1)));
+        assert_eq!(m.entries[1].url, loc.url(&loc.part_key(1, Compression::Zstd)));
         assert_eq!(m.entries[1].meta.content_length, 8);
     }
 

@@ -67,7 +67,10 @@ fn is_export_file(name: &str) -> bool {
     if name == pg2redshift_bundle::MANIFEST_FILE || name == pg2redshift_bundle::signature::SIGNATURE_FILE {
         return true;
     }
-    let Some(number) = name.strip_prefix("part-").and_then(|n| n.strip_suffix(".csv.gz")) else {
+    let number = name.strip_prefix("part-").and_then(|n| {
+        pg2redshift_bundle::Compression::ALL.into_iter().find_map(|c| n.strip_suffix(c.file_suffix()))
+    });
+    let Some(number) = number else {
         return false;
     };
     !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
@@ -129,7 +132,7 @@ mod tests {
             object("p/app/s.t/1/bundle.json", 10),
             // Uncommitted and old: removed.
             object("p/app/s.t/2/part-00000.csv.gz", 10),
-            object("p/app/s.t/2/part-00001.csv.gz", 20),
+            object("p/app/s.t/2/part-00001.csv.zst", 20),
             // Uncommitted but one file is new: an export may still be writing it.
             object("p/app/s.t/3/part-00000.csv.gz", 10),
             object("p/app/s.t/3/part-00001.csv.gz", 500),
@@ -157,7 +160,7 @@ mod tests {
                 ("multipart upload", "p/app/s.t/5/part-00000.csv.gz"),
                 ("uncommitted object", "p/app/_exports/2/export.json"),
                 ("uncommitted object", "p/app/s.t/2/part-00000.csv.gz"),
-                ("uncommitted object", "p/app/s.t/2/part-00001.csv.gz"),
+                ("uncommitted object", "p/app/s.t/2/part-00001.csv.zst"),
             ]
         );
     }

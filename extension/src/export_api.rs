@@ -1,7 +1,8 @@
 //! `redshift_export()` and `redshift_export_schema()`: the SQL face of an export. Options left
 //! NULL take their value from the `pg2redshift.*` settings.
 
-use pg2redshift_bundle::OnUnrepresentable;
+use pg2redshift_bundle::{Compression, OnUnrepresentable};
+use pg2redshift_core::compress::Codec;
 use pgrx::PgRelation;
 use pgrx::prelude::*;
 
@@ -31,10 +32,46 @@ type ExportRows = TableIterator<
 
 /// Where and how to write: the destination (or a superuser's raw location), and the
 /// arguments or else the settings for the rest.
+/// The compression options of a call; NULL ones come from the settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CodecArgs<'a> {
+    pub compression: Option<&'a str>,
+    pub gzip_level: Option<i32>,
+    pub zstd_level: Option<i32>,
+}
+
+impl CodecArgs<'_> {
+    fn codec(self) -> Result<Codec, ExportError> {
+        use pg2redshift_core::DefinitionError::InvalidOption;
+        let name = destination::given(self.compression)
+            .or_else(|| settings::text(&settings::COMPRESSION))
+            .unwrap_or_else(|| settings::DEFAULT_COMPRESSION.name().into());
+        let compression: Compression =
+            name.parse().map_err(|()| InvalidOption { option: "compression", value: name.clone(), expected: "gzip or zstd" })?;
+        Ok(match compression {
+            Compression::Gzip => {
+                let level = self.gzip_level.unwrap_or_else(|| settings::GZIP_LEVEL.get());
+                let level = u32::try_from(level)
+                    .ok()
+                    .filter(|l| (1..=9).contains(l))
+                    .ok_or(InvalidOption { option: "gzip_level", value: level.to_string(), expected: "a level from 1 to 9" })?;
+                Codec::Gzip(level)
+            }
+            Compression::Zstd => {
+                let level = self.zstd_level.unwrap_or_else(|| settings::ZSTD_LEVEL.get());
+                if !pg2redshift_core::compress::zstd_file::LEVELS.contains(&level) {
+                    return Err(InvalidOption { option: "zstd_level", value: level.to_string(), expected: "a level from 1 to 19" }.into());
+                }
+                Codec::Zstd(level)
+            }
+        })
+    }
+}
+
 pub(crate) fn export_settings(
     location: LocationArgs<'_>,
     chunk_size: Option<i64>,
-    gzip_level: Option<i32>,
+    codec: CodecArgs<'_>,
     on_unrepresentable: Option<&str>,
 ) -> Result<ExportSettings, ExportError> {
     use pg2redshift_core::DefinitionError::InvalidOption;
@@ -50,11 +87,7 @@ pub(crate) fn export_settings(
             })?,
         None => settings::CHUNK_SIZE_KB.get() as u64 * 1024,
     };
-    let gzip_level = gzip_level.unwrap_or_else(|| settings::GZIP_LEVEL.get());
-    let gzip_level = u32::try_from(gzip_level)
-        .ok()
-        .filter(|l| (1..=9).contains(l))
-        .ok_or(InvalidOption { option: "gzip_level", value: gzip_level.to_string(), expected: "a level from 1 to 9" })?;
+    let codec = codec.codec()?;
     let policy_text = destination::given(on_unrepresentable)
         .or_else(|| settings::text(&settings::ON_UNREPRESENTABLE))
         .unwrap_or_else(|| "error".into());
@@ -70,8 +103,8 @@ pub(crate) fn export_settings(
         target_schemas: resolved.target_schemas,
         signing_key: settings::signing_key()?,
         chunk_bytes,
-        gzip_level,
-        gzip_threads: settings::GZIP_THREADS.get().clamp(1, settings::MAX_GZIP_THREADS) as usize,
+        codec,
+        compression_threads: settings::GZIP_THREADS.get().clamp(1, settings::MAX_GZIP_THREADS) as usize,
         policy,
     })
 }
@@ -114,6 +147,8 @@ fn redshift_export_one(
     sortkey_style: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
     destination: default!(Option<&str>, "NULL"),
+    compression: default!(Option<&str>, "NULL"),
+    zstd_level: default!(Option<i32>, "NULL"),
 ) -> Result<TableIterator<
     'static,
     (
@@ -132,7 +167,8 @@ fn redshift_export_one(
     let oid = rel.oid();
     recorded(&[oid], || {
         let location = LocationArgs { destination, bucket, prefix, region, endpoint, force_path_style };
-        let settings = export_settings(location, chunk_size, gzip_level, on_unrepresentable)?;
+        let codecs = CodecArgs { compression, gzip_level, zstd_level };
+        let settings = export_settings(location, chunk_size, codecs, on_unrepresentable)?;
         let options = table_options(target_schema, target_table, diststyle, distkey, sortkey, sortkey_style, numeric_scale)?;
         export(vec![TableRequest { oid, options }], &settings)
     })
@@ -176,6 +212,8 @@ fn redshift_export_named(
     sortkey_style: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
     destination: default!(Option<&str>, "NULL"),
+    compression: default!(Option<&str>, "NULL"),
+    zstd_level: default!(Option<i32>, "NULL"),
 ) -> Result<TableIterator<
     'static,
     (
@@ -214,6 +252,8 @@ fn redshift_export_named(
         sortkey_style,
         numeric_scale,
         destination,
+        compression,
+        zstd_level,
     )
 }
 
@@ -234,6 +274,8 @@ fn redshift_export_many(
     diststyle: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
     destination: default!(Option<&str>, "NULL"),
+    compression: default!(Option<&str>, "NULL"),
+    zstd_level: default!(Option<i32>, "NULL"),
 ) -> Result<TableIterator<
     'static,
     (
@@ -255,7 +297,8 @@ fn redshift_export_many(
         .collect::<Result<_, _>>()
         ?;
     let location = LocationArgs { destination, bucket, prefix, region, endpoint, force_path_style };
-    export_many(oids, location, chunk_size, gzip_level, on_unrepresentable, target_schema, diststyle, numeric_scale)
+    let codecs = CodecArgs { compression, gzip_level, zstd_level };
+    export_many(oids, location, chunk_size, codecs, on_unrepresentable, target_schema, diststyle, numeric_scale)
 }
 
 /// Exports the tables, partitioned tables and materialized views of a schema whose names are
@@ -278,6 +321,8 @@ fn redshift_export_schema(
     diststyle: default!(Option<&str>, "NULL"),
     numeric_scale: default!(Option<i32>, 10),
     destination: default!(Option<&str>, "NULL"),
+    compression: default!(Option<&str>, "NULL"),
+    zstd_level: default!(Option<i32>, "NULL"),
 ) -> Result<TableIterator<
     'static,
     (
@@ -301,7 +346,8 @@ fn redshift_export_schema(
         return recorded(&[], || Err(ExportError::NoTables { schema: schema.into(), include: include.into(), exclude }));
     }
     let location = LocationArgs { destination, bucket, prefix, region, endpoint, force_path_style };
-    export_many(oids, location, chunk_size, gzip_level, on_unrepresentable, target_schema, diststyle, numeric_scale)
+    let codecs = CodecArgs { compression, gzip_level, zstd_level };
+    export_many(oids, location, chunk_size, codecs, on_unrepresentable, target_schema, diststyle, numeric_scale)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -309,7 +355,7 @@ fn export_many(
     oids: Vec<RegClass>,
     location: LocationArgs<'_>,
     chunk_size: Option<i64>,
-    gzip_level: Option<i32>,
+    codecs: CodecArgs<'_>,
     on_unrepresentable: Option<&str>,
     target_schema: Option<&str>,
     diststyle: Option<&str>,
@@ -322,7 +368,7 @@ fn export_many(
     let mut opened = Vec::with_capacity(oids.len());
     let result = recorded(&oids, || {
         crate::catalog::check_lock_table(&oids)?;
-        let settings = export_settings(location, chunk_size, gzip_level, on_unrepresentable)?;
+        let settings = export_settings(location, chunk_size, codecs, on_unrepresentable)?;
         let mut requests = Vec::with_capacity(oids.len());
         for &oid in &oids {
             // SAFETY: the oid comes from the catalog in this transaction; with_lock raises an

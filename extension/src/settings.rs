@@ -20,6 +20,11 @@ pub static FORCE_PATH_STYLE: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static CHUNK_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(DEFAULT_CHUNK_SIZE_KB);
 /// 3: within about 10% of level 6's size at well under its CPU cost (bench/run).
 pub static GZIP_LEVEL: GucSetting<i32> = GucSetting::<i32>::new(3);
+/// gzip or zstd; unset: [`DEFAULT_COMPRESSION`].
+pub static COMPRESSION: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub const DEFAULT_COMPRESSION: pg2redshift_bundle::Compression = pg2redshift_bundle::Compression::Gzip;
+/// 3: libzstd's own default.
+pub static ZSTD_LEVEL: GucSetting<i32> = GucSetting::<i32>::new(3);
 /// Threads that compress, besides the backend that formats rows.
 pub static GZIP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 pub const MAX_GZIP_THREADS: i32 = 16;
@@ -130,10 +135,28 @@ pub fn register() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_string_guc(
+        c"pg2redshift.compression",
+        c"Compression of the data files: gzip or zstd (both read by Redshift's COPY).",
+        c"Unset: gzip.",
+        &COMPRESSION,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg2redshift.zstd_level",
+        c"zstd compression level of the data files (1 fastest, 19 smallest).",
+        c"",
+        &ZSTD_LEVEL,
+        *pg2redshift_core::compress::zstd_file::LEVELS.start(),
+        *pg2redshift_core::compress::zstd_file::LEVELS.end(),
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"pg2redshift.gzip_threads",
-        c"Threads that gzip an export's data beside the backend that formats the rows.",
-        c"Each compresses 1 MiB blocks of the same file; more threads help at higher gzip levels when cores are free.",
+        c"Threads that compress an export's data (gzip or zstd) beside the backend that formats the rows.",
+        c"gzip: each compresses 1 MiB blocks of the same file; zstd: libzstd's workers. More threads help at higher levels when cores are free.",
         &GZIP_THREADS,
         1,
         MAX_GZIP_THREADS,

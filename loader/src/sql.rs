@@ -1,6 +1,6 @@
 //! The SQL the loader runs, built from a bundle: pure, so `plan` prints exactly what `load` does.
 
-use pg2redshift_bundle::{Bundle, quote_ident, quote_qualified};
+use pg2redshift_bundle::{Bundle, Compression, quote_ident, quote_qualified};
 
 use crate::error::LoadError;
 
@@ -92,19 +92,22 @@ pub fn copy_statement(bundle: &Bundle, bucket: &str, auth: &CopyAuth, redact: bo
 /// The same into `table` (quoted), whose `columns` (quoted) take the files' fields in order.
 pub fn copy_into(bundle: &Bundle, table: &str, columns: &[String], bucket: &str, auth: &CopyAuth, redact: bool) -> Result<String, LoadError> {
     let e = &bundle.encoding;
-    if e.format != "csv" || e.compression != "gzip" || e.null_as != "\0" || e.delimiter != "," || e.quote != "\"" {
+    let compression: Option<Compression> = e.compression.parse().ok();
+    let Some(compression) = compression.filter(|_| e.format == "csv" && e.null_as == "\0" && e.delimiter == "," && e.quote == "\"")
+    else {
         return Err(LoadError::Refused(format!(
             "the bundle's encoding (format {}, compression {}, null_as {:?}, delimiter {:?}, quote {:?}) is not one this loader reads",
             e.format, e.compression, e.null_as, e.delimiter, e.quote
         )));
-    }
+    };
     Ok(format!(
-        "COPY {table} ({}) FROM {} {} MANIFEST FORMAT AS CSV DELIMITER {} QUOTE AS {} NULL AS '\\0' GZIP COMPUPDATE OFF STATUPDATE OFF",
+        "COPY {table} ({}) FROM {} {} MANIFEST FORMAT AS CSV DELIMITER {} QUOTE AS {} NULL AS '\\0' {} COMPUPDATE OFF STATUPDATE OFF",
         columns.join(", "),
         plain_literal(&format!("s3://{bucket}/{}", bundle.manifest_key), "the manifest's URL")?,
         auth.clause(redact)?,
         plain_literal(&e.delimiter, "the delimiter")?,
         plain_literal(&e.quote, "the quote character")?,
+        compression.copy_option(),
     ))
 }
 

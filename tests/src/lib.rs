@@ -357,9 +357,19 @@ impl S3 {
             assert_eq!(key, file.key);
             assert!(entry.mandatory);
             assert_eq!(entry.meta.content_length as i64, self.size(&key), "{key}: manifest size");
-            let gz = self.get(&key);
+            let compressed = self.get(&key);
             let mut csv = Vec::new();
-            flate2::read::GzDecoder::new(gz.as_slice()).read_to_end(&mut csv).expect("valid gzip");
+            match bundle.encoding.compression.as_str() {
+                "gzip" => {
+                    assert!(key.ends_with(".csv.gz"), "{key}");
+                    flate2::read::GzDecoder::new(compressed.as_slice()).read_to_end(&mut csv).expect("valid gzip");
+                }
+                "zstd" => {
+                    assert!(key.ends_with(".csv.zst"), "{key}");
+                    csv = zstd::stream::decode_all(compressed.as_slice()).expect("valid zstd");
+                }
+                other => panic!("{key}: unknown compression {other}"),
+            }
             assert_eq!(csv.len() as u64, file.raw_bytes, "{key}: raw size");
             let parsed = redshift_csv::parse(&csv).unwrap_or_else(|e| panic!("{key}: {e}"));
             assert_eq!(parsed.len() as u64, file.rows, "{key}: row count");

@@ -100,16 +100,23 @@ impl Drop for PrivateS3 {
     }
 }
 
-#[test]
-fn interrupted_exports_leave_nothing_behind() {
-    let mut db = export_database(DB);
-    // About 200 MB of CSV that compresses only about 2:1, so the export runs for a while and
-    // fills several multipart parts.
-    db.batch_execute(
-        "CREATE TABLE big (id bigint PRIMARY KEY, a text, b text);
-         INSERT INTO big SELECT g, md5(g::text) || md5((g + 1)::text), md5((g * 3)::text) FROM generate_series(1, 1500000) g;",
+/// A fresh database `name` with table `big`: `rows` rows of about 140 bytes of CSV each.
+fn big_table(name: &str, rows: i64) -> postgres::Client {
+    let mut db = export_database(name);
+    db.execute("CREATE TABLE big (id bigint PRIMARY KEY, a text, b text)", &[]).unwrap();
+    db.execute(
+        "INSERT INTO big SELECT g, md5(g::text) || md5((g + 1)::text), md5((g * 3)::text) FROM generate_series(1, $1::bigint) g",
+        &[&rows],
     )
     .unwrap();
+    db
+}
+
+#[test]
+fn interrupted_exports_leave_nothing_behind() {
+    // About 200 MB of CSV that compresses only about 2:1, so the export runs for a while and
+    // fills several multipart parts.
+    let mut db = big_table(DB, 1_500_000);
     let started: String = db.query_one("SELECT pg_postmaster_start_time()::text", &[]).unwrap().get(0);
     let stack_s3 = S3::stack();
 
@@ -157,6 +164,91 @@ fn interrupted_exports_leave_nothing_behind() {
     assert!(message.contains("S3") && message.contains("nothing was committed"), "{message}");
     assert_nothing_left(&private_s3, &prefix, "S3 down");
 
+    let now: String = db.query_one("SELECT pg_postmaster_start_time()::text", &[]).unwrap().get(0);
+    assert_eq!(now, started, "the server was not restarted");
+}
+
+/// The signals a backend handles (SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM,
+/// SIGCHLD) as bits of a `/proc/…/status` SigBlk mask.
+const BACKEND_SIGNALS: [u32; 8] = [1, 2, 3, 10, 12, 14, 15, 17];
+
+/// Name and blocked-signal mask of every thread of `pid` but its main one.
+fn helper_threads(pid: i32) -> Vec<(String, u64)> {
+    let mut threads = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return threads };
+    for task in tasks.flatten() {
+        if task.file_name().to_string_lossy() == pid.to_string() {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else { continue };
+        let field = |name: &str| {
+            status.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_default()
+        };
+        let mask = u64::from_str_radix(&field("SigBlk:"), 16).expect("SigBlk is hexadecimal");
+        threads.push((field("Name:"), mask));
+    }
+    threads
+}
+
+#[test]
+fn zstd_threads_leave_every_signal_to_the_backend() {
+    const SIGNALS_DB: &str = "e2e_export_signals";
+    let mut db = big_table(SIGNALS_DB, 600_000);
+    let started: String = db.query_one("SELECT pg_postmaster_start_time()::text", &[]).unwrap().get(0);
+    let s3 = S3::stack();
+    let start = |prefix: &str| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let call = format!("redshift_export('big', prefix => '{prefix}', compression => 'zstd', zstd_level => 15)");
+        let handle = std::thread::spawn(move || {
+            let mut db = connect(&source_database_url(SIGNALS_DB));
+            db.batch_execute("SET pg2redshift.gzip_threads = 2").unwrap();
+            let pid: i32 = db.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+            tx.send(pid).unwrap();
+            let outcome = db.query(&format!("SELECT files, bytes_gzip FROM {call}"), &[]).map(|rows| rows.len());
+            let outcome = outcome.map_err(|e| (e.as_db_error().map(|d| d.code().code().to_string()).unwrap_or_default(), describe(&e)));
+            let one: i32 = db.query_one("SELECT 1", &[]).expect("the session survives").get(0);
+            assert_eq!(one, 1);
+            outcome
+        });
+        (rx.recv().expect("export session started"), handle)
+    };
+
+    // 1. While libzstd's workers run, every helper thread blocks the backend's signals, and
+    //    signals sent to the backend meanwhile (config reload, procsignal interrupts) neither
+    //    break the export nor reach a helper.
+    let prefix = unique_prefix("zstd-signals");
+    let (pid, handle) = start(&prefix);
+    let threads = wait_for("libzstd's workers to start", Duration::from_secs(60), || {
+        let threads = helper_threads(pid);
+        (threads.len() >= 4).then_some(threads)
+    });
+    for (name, mask) in &threads {
+        for signal in BACKEND_SIGNALS {
+            assert_ne!(mask & (1 << (signal - 1)), 0, "thread {name:?} of the backend does not block signal {signal}: {mask:x}");
+        }
+    }
+    let mut sent = 0;
+    while !handle.is_finished() && sent < 50 {
+        db.batch_execute("SELECT pg_reload_conf()").unwrap();
+        db.query_one("SELECT pg_log_backend_memory_contexts($1)", &[&pid]).unwrap();
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(sent >= 5, "the export ended before the signals were sent: make the table larger");
+    let files = handle.join().expect("export thread").unwrap_or_else(|(code, m)| panic!("{code}: {m}"));
+    assert_eq!(files, 1);
+    let keys = s3.keys(&prefix);
+    assert!(keys.iter().any(|k| k.ends_with("/part-00000.csv.zst")), "{keys:?}");
+
+    // 2. A cancel during a zstd export is handled by the backend: nothing is left behind.
+    let prefix = unique_prefix("zstd-cancel");
+    let (pid, handle) = start(&prefix);
+    wait_for("libzstd's workers to start", Duration::from_secs(60), || (helper_threads(pid).len() >= 4).then_some(()));
+    let cancelled: bool = db.query_one("SELECT pg_cancel_backend($1)", &[&pid]).unwrap().get(0);
+    assert!(cancelled);
+    let (code, message) = handle.join().expect("export thread").expect_err("a cancelled export fails");
+    assert_eq!(code, "57014", "{message}");
+    assert_nothing_left(&s3, &prefix, "zstd cancel");
     let now: String = db.query_one("SELECT pg_postmaster_start_time()::text", &[]).unwrap().get(0);
     assert_eq!(now, started, "the server was not restarted");
 }

@@ -22,24 +22,33 @@ fn an_export_loads_into_the_emulator_unchanged() {
             '9999-12-31', '2000-01-01 00:00:00.000001', '2038-01-19 03:14:07.999999+00', '\\xdeadbeef', NULL, '[]', -1, 1);",
     )
     .unwrap_or_else(|e| panic!("{}", describe(&e)));
+    // Both codecs, each read back by the emulator's COPY.
+    for codec in ["gzip", "zstd"] {
+        load_and_compare(&mut src, codec);
+    }
+}
+
+fn load_and_compare(src: &mut postgres::Client, codec: &str) {
     let prefix = unique_prefix("export-to-emulator");
-    let out = export(&mut src, &format!("redshift_export('fidelity', prefix => '{prefix}')"));
+    let out = export(src, &format!("redshift_export('fidelity', prefix => '{prefix}', compression => '{codec}')"));
     let s3 = S3::stack();
     let bundle = s3.bundle(&out[0].bundle_url);
+    assert_eq!(s3.rows(&bundle).len(), 4, "{codec}: the files decode with the bundle's codec");
 
     let mut rs = redshift();
     rs.batch_execute("DROP TABLE IF EXISTS public.fidelity_loaded").expect("drop");
     let ddl = bundle.table.create_table_sql_as("public", "fidelity_loaded");
     rs.batch_execute(&ddl).unwrap_or_else(|e| panic!("the bundle's DDL is refused: {}\n{ddl}", describe(&e)));
     let enc = &bundle.encoding;
-    assert_eq!((enc.format.as_str(), enc.null_as.as_str(), enc.compression.as_str()), ("csv", "\0", "gzip"));
+    assert_eq!((enc.format.as_str(), enc.null_as.as_str(), enc.compression.as_str()), ("csv", "\0", codec));
     let copy = format!(
-        "COPY public.fidelity_loaded FROM 's3://{}/{}' IAM_ROLE '{}' MANIFEST FORMAT AS CSV DELIMITER '{}' QUOTE AS '{}' NULL AS '\\0' GZIP",
+        "COPY public.fidelity_loaded FROM 's3://{}/{}' IAM_ROLE '{}' MANIFEST FORMAT AS CSV DELIMITER '{}' QUOTE AS '{}' NULL AS '\\0' {}",
         s3.bucket,
         bundle.manifest_key,
         redshift_iam_role(),
         enc.delimiter,
         enc.quote.replace('\'', "''"),
+        codec.to_uppercase(),
     );
     let loaded = rs.execute(&copy, &[]).unwrap_or_else(|e| panic!("{copy}: {}", describe(&e)));
     assert_eq!(loaded, 4);
@@ -47,10 +56,10 @@ fn an_export_loads_into_the_emulator_unchanged() {
     let cols = "id, t, v, ch, n, f, bo, d, ts, tstz, b, u, jb, big, sm";
     // Redshift shows VARBYTE as bare hexadecimal (r_VARBYTE_type), PostgreSQL bytea as `\x…`.
     let source_cols = cols.replace(" b,", " encode(b, 'hex'),");
-    let expected = text_rows(&mut src, &format!("SELECT {source_cols} FROM fidelity ORDER BY id"));
+    let expected = text_rows(src, &format!("SELECT {source_cols} FROM fidelity ORDER BY id"));
     let got = text_rows(&mut rs, &format!("SELECT {cols} FROM public.fidelity_loaded ORDER BY id"));
     for (e, g) in expected.iter().zip(&got) {
-        assert_eq!(e, g, "row differs between the source and the emulator");
+        assert_eq!(e, g, "{codec}: row differs between the source and the emulator");
     }
     assert_eq!(expected.len(), got.len());
     // NULL stays NULL and '' stays '' (CSV NULL AS '\0').

@@ -41,7 +41,7 @@ pub(crate) fn sample() -> Bundle {
             nullable: false,
             note: None,
         }],
-        encoding: Encoding::current(),
+        encoding: Encoding::current(crate::Compression::Gzip),
         manifest_key: "app/public.t/20261122T003000Z-1a2b3c4d/manifest.json".into(),
         files: vec![DataFile { key: "app/public.t/20261122T003000Z-1a2b3c4d/part-00000.csv.gz".into(), rows: 1, raw_bytes: 2, compressed_bytes: 22 }],
         totals: Totals { rows: 1, files: 1, raw_bytes: 2, compressed_bytes: 22 },

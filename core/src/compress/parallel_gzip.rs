@@ -223,6 +223,7 @@ fn deflate_block(deflate: &mut Compress, job: &Job, mut out: Vec<u8>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compress::sample;
     use flate2::read::GzDecoder;
     use std::io::Read;
 
@@ -257,17 +258,6 @@ mod tests {
         out
     }
 
-    /// Deterministic text with repeats across block boundaries.
-    fn sample(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed;
-        let mut out = Vec::with_capacity(len);
-        while out.len() < len {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            out.extend_from_slice(format!("{},row {},\"text ü {}\"\n", x >> 60, x >> 52, x % 97).as_bytes());
-        }
-        out.truncate(len);
-        out
-    }
 
     #[test]
     fn round_trips_through_a_standard_reader() {

@@ -7,6 +7,7 @@ use std::ffi::CStr;
 use pg2redshift_bundle::signature::SigningKey;
 use pg2redshift_bundle::{BundleLocation, ChangeFile, OnUnrepresentable};
 use pg2redshift_core::commit::TableSource;
+use pg2redshift_core::compress::Codec;
 use pg2redshift_core::select::{ExportQuery, RowIdentity, export_query};
 use pg2redshift_core::values::ValueRule;
 use pg2redshift_core::{TableOptions, TablePlan, plan_table};
@@ -32,8 +33,9 @@ pub struct ExportSettings {
     pub signing_key: Option<SigningKey>,
     /// Uncompressed CSV bytes per data file.
     pub chunk_bytes: u64,
-    pub gzip_level: u32,
-    pub gzip_threads: usize,
+    pub codec: Codec,
+    /// Threads that compress beside the backend (gzip's workers or libzstd's).
+    pub compression_threads: usize,
     pub policy: OnUnrepresentable,
 }
 

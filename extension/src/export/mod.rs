@@ -74,6 +74,7 @@ pub fn run(
             policy: settings.policy,
             kind: identity.kind,
             stream,
+            compression: settings.codec.compression(),
         };
 
         let jobs = prepare(client, &head)?;
@@ -90,7 +91,7 @@ pub fn run(
             cursors.push(SnapshotCursor::open(&job.query.sql)?);
         }
 
-        let mut pipeline = Pipeline::start(settings.s3.clone(), settings.gzip_level, settings.gzip_threads)?;
+        let mut pipeline = Pipeline::start(settings.s3.clone(), settings.codec, settings.compression_threads)?;
         let mut streamed = Vec::with_capacity(jobs.len());
         for (i, (job, cursor)) in jobs.iter().zip(&cursors).enumerate() {
             progress::start_table(job.oid, i + 1, jobs.len());

@@ -189,7 +189,7 @@ pub fn stream_table(
     job: &Job,
     settings: &ExportSettings,
 ) -> Result<Streamed, ExportError> {
-    let first_key = job.location.part_key(0);
+    let first_key = job.location.part_key(0, settings.codec.compression());
     pipeline.start_file(first_key.clone())?;
     let row_cx = PgMemoryContexts::new("pg2redshift export row");
     let block = pipeline.block();
@@ -289,7 +289,7 @@ impl RowSink<'_> {
         if self.block.is_empty() && self.file_bytes >= self.settings.chunk_bytes {
             // Start the next file only when there is a row for it.
             self.pipeline.end_file()?;
-            let key = self.job.location.part_key(self.out.keys.len() as u32);
+            let key = self.job.location.part_key(self.out.keys.len() as u32, self.settings.codec.compression());
             self.out.keys.push(key.clone());
             self.pipeline.start_file(key)?;
             self.file_bytes = 0;

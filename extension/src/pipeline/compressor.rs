@@ -1,10 +1,11 @@
-//! The compressor thread: takes the backend's CSV blocks in order, has them deflated by the
-//! parallel gzip workers into one gzip stream per data file, and hands S3-part-sized pieces of
-//! that stream to the uploader.
+//! The compressor thread: takes the backend's CSV blocks in order, has them compressed by the
+//! codec's workers (parallel gzip, or libzstd's own threads, which this thread starts and which
+//! inherit its blocked signals) into one gzip member or zstd frame per data file, and hands
+//! S3-part-sized pieces of it to the uploader.
 
 use bytes::Bytes;
 use crossbeam_channel::Receiver;
-use pg2redshift_core::compress::ParallelGzip;
+use pg2redshift_core::compress::FileCompressor;
 use tokio::sync::mpsc;
 
 use super::{BLOCK_BYTES, Command, PART_BYTES, Upload};
@@ -35,7 +36,8 @@ fn seal_part(part: &mut Vec<u8>) -> Bytes {
 pub(super) fn run_compressor(
     commands: Receiver<Command>,
     uploads: mpsc::Sender<Upload>,
-    mut gzip: ParallelGzip,
+    mut codec: FileCompressor,
+    content_type: &'static str,
     cancelled: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut file: Option<OpenFile> = None;
@@ -52,7 +54,9 @@ pub(super) fn run_compressor(
         let upload = match command {
             Command::StartFile { key } => {
                 part.clear();
-                gzip.start_file(&mut part);
+                if codec.start_file(&mut part).is_err() {
+                    return;
+                }
                 file = Some(OpenFile { key, rows: 0, raw_bytes: 0 });
                 None
             }
@@ -60,17 +64,17 @@ pub(super) fn run_compressor(
                 let Some(f) = file.as_mut() else { return };
                 f.rows += rows;
                 f.raw_bytes += data.len() as u64;
-                if gzip.write(data, &mut part).is_err() {
+                if codec.write(data, &mut part).is_err() {
                     return;
                 }
-                (part.len() >= PART_BYTES).then(|| Upload::Part { key: f.key.clone(), data: seal_part(&mut part) })
+                (part.len() >= PART_BYTES).then(|| Upload::Part { key: f.key.clone(), data: seal_part(&mut part), content_type })
             }
             Command::EndFile => {
                 let Some(f) = file.take() else { return };
-                if gzip.finish_file(&mut part).is_err() {
+                if codec.finish_file(&mut part).is_err() {
                     return;
                 }
-                Some(Upload::Last { key: f.key, data: seal_part(&mut part), rows: f.rows, raw_bytes: f.raw_bytes })
+                Some(Upload::Last { key: f.key, data: seal_part(&mut part), rows: f.rows, raw_bytes: f.raw_bytes, content_type })
             }
             Command::Put { key, body, content_type } => Some(Upload::Put { key, body: Bytes::from(body), content_type }),
             Command::Finish => Some(Upload::Finish),

@@ -1,14 +1,15 @@
 //! The export's helper threads. The backend thread formats CSV blocks and hands them over; the
-//! compressor thread has them gzipped by `gzip_threads` workers (one gzip stream per file, see
-//! `pg2redshift_core::gzip`) into S3-part-sized buffers; the uploader thread (a small tokio
+//! compressor thread has them compressed by `gzip_threads` workers (one gzip stream or zstd frame
+//! per file, see `pg2redshift_core::compress`) into S3-part-sized buffers; the uploader thread (a small tokio
 //! runtime) uploads those as multipart parts and writes the small commit files. Helper threads
 //! touch no Postgres state: they own the bytes they get, and they run with every signal blocked,
 //! so the backend alone handles cancel and termination.
 //!
 //! Memory held outside Postgres is bounded, whatever the table size:
 //! `(QUEUE_BLOCKS + 1) × BLOCK_BYTES` of CSV waiting or being filled, up to
-//! `2 × gzip_threads + 1` blocks (with their compressed output) in the compressors' hands, plus
-//! `(1 + PART_QUEUE + PARTS_IN_FLIGHT) × PART_BYTES` of gzip output being filled, queued or
+//! `2 × gzip_threads + 1` blocks (with their compressed output) in gzip's workers' hands (libzstd
+//! holds a few MiB per worker of its own), plus
+//! `(1 + PART_QUEUE + PARTS_IN_FLIGHT) × PART_BYTES` of compressed output being filled, queued or
 //! uploaded: about 5 + 10 + 32 MiB with two threads (a single row larger than a block enlarges
 //! that block). CSV blocks and compressed buffers are reused and parts have pages of their own
 //! ([`seal_part`]), so a long export stays at that bound instead of creeping up in glibc's arenas.
@@ -17,7 +18,7 @@
 //! the uploader aborts its open multipart upload and deletes every object this export wrote, and
 //! the drop waits for that (up to [`CLEANUP_DEADLINE`]).
 //!
-//! Modules, in the order the data flows: [`compressor`] (CSV blocks → gzip parts), [`uploader`]
+//! Modules, in the order the data flows: [`compressor`] (CSV blocks → compressed parts), [`uploader`]
 //! (parts → S3 multipart uploads), and [`threads`] (how both are started, signals blocked).
 
 mod compressor;
@@ -29,8 +30,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender};
-use flate2::Compression;
-use pg2redshift_core::compress::{BufferPool, ParallelGzip};
+use pg2redshift_core::compress::{BufferPool, Codec, FileCompressor};
 use tokio::sync::mpsc;
 
 use crate::s3::{S3Config, S3Error};
@@ -52,8 +52,6 @@ pub const CLEANUP_DEADLINE: Duration = Duration::from_secs(60);
 /// How often a waiting backend checks for interrupts.
 const POLL: Duration = Duration::from_millis(100);
 
-const GZIP_CONTENT_TYPE: &str = "application/gzip";
-
 /// What the backend asks of the helpers, in order.
 enum Command {
     StartFile { key: String },
@@ -65,8 +63,8 @@ enum Command {
 }
 
 enum Upload {
-    Part { key: String, data: Bytes },
-    Last { key: String, data: Bytes, rows: u64, raw_bytes: u64 },
+    Part { key: String, data: Bytes, content_type: &'static str },
+    Last { key: String, data: Bytes, rows: u64, raw_bytes: u64, content_type: &'static str },
     Put { key: String, body: Bytes, content_type: &'static str },
     Finish,
 }
@@ -133,13 +131,13 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn start(s3: S3Config, gzip_level: u32, gzip_threads: usize) -> Result<Pipeline, PipelineError> {
+    pub fn start(s3: S3Config, codec: Codec, threads: usize) -> Result<Pipeline, PipelineError> {
         let (command_tx, command_rx) = crossbeam_channel::bounded(QUEUE_BLOCKS);
         let (upload_tx, upload_rx) = mpsc::channel(PART_QUEUE);
         let (event_tx, event_rx) = crossbeam_channel::unbounded();
         let (cancel, cancelled) = tokio::sync::watch::channel(false);
         // As many blocks as can be queued, compressed or held at once, and the one being filled.
-        let blocks = BufferPool::new(QUEUE_BLOCKS + 2 * gzip_threads.max(1) + 2, BLOCK_BYTES + BLOCK_BYTES / 8);
+        let blocks = BufferPool::new(QUEUE_BLOCKS + 2 * threads.max(1) + 2, BLOCK_BYTES + BLOCK_BYTES / 8);
         let mut pipeline = Pipeline {
             commands: Some(command_tx),
             blocks: blocks.clone(),
@@ -158,12 +156,14 @@ impl Pipeline {
             })
             .map_err(PipelineError::Spawn)?,
         );
-        let level = Compression::new(gzip_level.clamp(1, 9));
-        let gzip = ParallelGzip::new(gzip_threads, level, blocks, |name, work| spawn_without_signals(&name, work))
+        let compressor = FileCompressor::new(codec, threads, blocks, |name, work| spawn_without_signals(&name, work))
             .map_err(PipelineError::Spawn)?;
+        let content_type = codec.compression().content_type();
         pipeline.threads.push(
-            spawn_without_signals("pg2redshift gzip", move || run_compressor(command_rx, upload_tx, gzip, cancelled))
-                .map_err(PipelineError::Spawn)?,
+            spawn_without_signals("pg2redshift compress", move || {
+                run_compressor(command_rx, upload_tx, compressor, content_type, cancelled)
+            })
+            .map_err(PipelineError::Spawn)?,
         );
         drop(event_tx);
         Ok(pipeline)
@@ -265,7 +265,7 @@ impl Pipeline {
         loop {
             self.drain_events()?;
             let Some(tx) = &self.commands else {
-                return Err(PipelineError::ThreadLost("gzip"));
+                return Err(PipelineError::ThreadLost("compression"));
             };
             match tx.send_timeout(command, POLL) {
                 Ok(()) => return Ok(()),

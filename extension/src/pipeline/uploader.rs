@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use std::time::{Duration, Instant};
 
-use super::{CLEANUP_DEADLINE, Event, GZIP_CONTENT_TYPE, PARTS_IN_FLIGHT, Upload, UploadedFile};
+use super::{CLEANUP_DEADLINE, Event, PARTS_IN_FLIGHT, Upload, UploadedFile};
 use crate::s3::{Bucket, S3Config, S3Error};
 
 /// The multipart upload of the data file being written.
@@ -71,8 +71,10 @@ async fn upload_loop(
         }
         let work = async {
             match upload {
-                Upload::Part { key, data } => up.part(key, data).await.map(|()| false),
-                Upload::Last { key, data, rows, raw_bytes } => up.last(key, data, rows, raw_bytes).await.map(|()| false),
+                Upload::Part { key, data, content_type } => up.part(key, data, content_type).await.map(|()| false),
+                Upload::Last { key, data, rows, raw_bytes, content_type } => {
+                    up.last(key, data, rows, raw_bytes, content_type).await.map(|()| false)
+                }
                 Upload::Put { key, body, content_type } => up.put(key, body, content_type).await.map(|()| false),
                 Upload::Finish => Ok(true),
             }
@@ -100,11 +102,11 @@ async fn upload_loop(
 }
 
 impl Uploader {
-    async fn part(&mut self, key: String, data: Bytes) -> Result<(), S3Error> {
+    async fn part(&mut self, key: String, data: Bytes, content_type: &'static str) -> Result<(), S3Error> {
         let open = match self.current.take() {
             Some(open) => open,
             None => {
-                let upload_id = self.bucket.start_upload(&key, GZIP_CONTENT_TYPE).await?;
+                let upload_id = self.bucket.start_upload(&key, content_type).await?;
                 OpenUpload { key, upload_id, next_part: 1, parts: Vec::new(), compressed_bytes: 0 }
             }
         };
@@ -135,15 +137,15 @@ impl Uploader {
         Ok(())
     }
 
-    async fn last(&mut self, key: String, data: Bytes, rows: u64, raw_bytes: u64) -> Result<(), S3Error> {
+    async fn last(&mut self, key: String, data: Bytes, rows: u64, raw_bytes: u64, content_type: &'static str) -> Result<(), S3Error> {
         let compressed_bytes = if self.current.is_none() {
             // The whole file fit in one part: a single PUT.
             let size = data.len() as u64;
             self.written.push(key.clone());
-            self.bucket.put(&key, data, GZIP_CONTENT_TYPE).await?;
+            self.bucket.put(&key, data, content_type).await?;
             size
         } else {
-            self.part(key.clone(), data).await?;
+            self.part(key.clone(), data, content_type).await?;
             while !self.in_flight.is_empty() {
                 self.collect_one().await?;
             }

@@ -23,7 +23,7 @@ use crate::ddl_api::table_options;
 use crate::destination::{self, LocationArgs};
 use crate::error::ExportError;
 use crate::export::TableResult;
-use crate::export_api::export_settings;
+use crate::export_api::{CodecArgs, export_settings};
 use crate::regclass::RegClass;
 use owner::Owner;
 
@@ -175,7 +175,7 @@ fn start(
     let settings = export_settings(
         LocationArgs { destination, bucket: None, prefix: None, region: None, endpoint: None, force_path_style: None },
         None,
-        None,
+        CodecArgs::default(),
         on_unrepresentable,
     )?;
     let mut specs = Vec::with_capacity(oids.len());
@@ -346,7 +346,7 @@ fn export_stream(owner: &Owner, stream: &catalog::Stream, max_changes: i32) -> R
         endpoint: None,
         force_path_style: None,
     };
-    let settings = export_settings(location, None, None, stream.on_unrepresentable.as_deref())?;
+    let settings = export_settings(location, None, CodecArgs::default(), stream.on_unrepresentable.as_deref())?;
     slot::confirmed(&stream.slot)?;
     if stream.base_export_id.is_none() {
         return Ok(("full", base::export_base(owner, stream, &settings)?));

@@ -18,7 +18,7 @@ pub(crate) fn committed(table: &str) -> Committed {
         "table": serde_json::to_value(&def).expect("table"),
         "create_table_sql": "CREATE TABLE …",
         "columns": [{ "source_name": "id", "source_type": "integer", "name": "id", "type": "INTEGER", "nullable": false }],
-        "encoding": serde_json::to_value(Encoding::current()).expect("encoding"),
+        "encoding": serde_json::to_value(Encoding::current(pg2redshift_bundle::Compression::Gzip)).expect("encoding"),
         "manifest_key": format!("app/s.{table}/x/manifest.json"),
         "files": [{ "key": format!("app/s.{table}/x/part-00000.csv.gz"), "rows": 3, "raw_bytes": 9, "compressed_bytes": 30 }],
         "totals": { "rows": 3, "files": 1, "raw_bytes": 9, "compressed_bytes": 30 },
@@ -41,6 +41,20 @@ fn staging_copies_every_table_and_redacts_only_what_is_shown() {
     assert_eq!(steps[3].action, Action::Copy { table: "s.t".into(), rows: 3 });
     assert_eq!(steps[6].action, Action::Copy { table: "s.u".into(), rows: 3 });
     assert!(steps[3].sql.contains("'s3cr3t'") && !steps[3].shown.contains("s3cr3t"));
+}
+
+#[test]
+fn copy_names_the_codec_the_bundle_declares() {
+    let auth = CopyAuth::Keys { access_key_id: "AKIA".into(), secret_access_key: "s3cr3t".into(), session_token: None };
+    let mut c = committed("t");
+    let gzip = crate::sql::copy_statement(&c.bundle, "b", &auth, true).expect("gzip");
+    assert!(gzip.contains("NULL AS '\\0' GZIP COMPUPDATE OFF"), "{gzip}");
+    c.bundle.encoding.compression = "zstd".into();
+    let zstd = crate::sql::copy_statement(&c.bundle, "b", &auth, true).expect("zstd");
+    assert!(zstd.contains("NULL AS '\\0' ZSTD COMPUPDATE OFF"), "{zstd}");
+    c.bundle.encoding.compression = "bzip2".into();
+    let err = crate::sql::copy_statement(&c.bundle, "b", &auth, true).expect_err("unknown codec");
+    assert!(err.to_string().contains("compression bzip2"), "{err}");
 }
 
 #[test]
