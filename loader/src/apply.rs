@@ -159,6 +159,6 @@ pub fn try_apply(db: &mut Client, batch: &[Committed], auth: &CopyAuth, report: 
     for step in record(batch, p) {
         exec(&mut tx, &step.sql, &step.purpose)?;
     }
-    tx.commit().map_err(|e| LoadError::failed_sql("COMMIT", e))?;
+    report.timed("commit", || tx.commit()).map_err(|e| LoadError::failed_sql("COMMIT", e))?;
     Ok(Done::Loaded)
 }

@@ -177,7 +177,7 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let report = Reporter { json: cli.json };
+    let report = Reporter::new(cli.json);
     if let Err(e) = run(&cli, &report) {
         report.error(&e.to_string(), e.exit_code());
         if cli.verbose {
@@ -265,7 +265,9 @@ fn target(cli: &Cli) -> Result<Target, LoadError> {
 /// A new connection (and, with IAM, new credentials) each time: retried while the failure may
 /// pass, each retry reported.
 fn connect(target: &Target, report: &Reporter) -> Result<postgres::Client, LoadError> {
-    Ok(target.connect(|e, wait| report.line("retry", &format!("{e}; trying again in {}s", wait.as_secs())))?)
+    report.timed("connect", || {
+        Ok(target.connect(|e, wait| report.line("retry", &format!("{e}; trying again in {}s", wait.as_secs())))?)
+    })
 }
 
 fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
@@ -361,7 +363,7 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
         }
         Command::Load { url, latest, drop_missing } => {
             let store = store(cli)?;
-            let export = resolve(&store, url, *latest)?;
+            let export = report.timed("read bundles", || resolve(&store, url, *latest))?;
             let auth = auth(cli)?;
             let target = target(cli)?;
             let mut reconnects = 0;
@@ -390,7 +392,7 @@ fn run(cli: &Cli, report: &Reporter) -> Result<(), LoadError> {
                     let mut db = connect(&target, report)?;
                     let loaded = state::loaded_exports(&mut db)?;
                     for export in exports::pending(&store, &bucket, &key, &loaded)? {
-                        let export = export.and_then(|c| c.read(&store, &bucket));
+                        let export = export.and_then(|c| report.timed("read bundles", || c.read(&store, &bucket)));
                         match export.and_then(|export| load_one(&mut db, &export, &auth, *drop_missing, cli, report)) {
                             // Refused (older than what is loaded, forged, outside --schemas):
                             // skipped, never loaded, and the others still load.
@@ -426,6 +428,7 @@ fn load_one(
     } else {
         swap::load_export(db, export, auth, drop_missing, report)?
     };
+    report.timings_done(&id);
     match done {
         Done::Loaded => report.export_done(&id, export.len(), "loaded"),
         Done::AlreadyLoaded => report.export_done(&id, export.len(), "already loaded, nothing to do"),

@@ -33,6 +33,22 @@ pub struct Step {
     pub note: Option<(&'static str, String)>,
 }
 
+impl Step {
+    /// The part of a load this step belongs to, for the loader's timings.
+    pub fn phase(&self) -> &'static str {
+        let p = self.purpose.as_str();
+        match self.action {
+            Action::Copy { .. } => "copy",
+            Action::Lock => "lock",
+            Action::Run if p.contains("history") || p.starts_with("recording") => "history",
+            Action::Run if p.contains("view") => "views",
+            Action::Run if p.starts_with("carrying over") => "grants and owners",
+            Action::Run if p.contains("staging") || p.starts_with("creating") || p.starts_with("staging") => "staging DDL",
+            Action::Run => "swap",
+        }
+    }
+}
+
 pub(crate) fn run(purpose: impl Into<String>, sql: String) -> Step {
     Step { purpose: purpose.into(), shown: sql.clone(), sql, action: Action::Run, note: None }
 }

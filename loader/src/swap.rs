@@ -46,7 +46,7 @@ pub fn load_export(
 pub fn retrying(db: &mut Client, report: &Reporter, mut attempt: impl FnMut(&mut Client) -> Result<Done, Attempt>) -> Result<Done, LoadError> {
     // Two loaders starting together may race to create it: the loser tries again.
     let mut tries = 0;
-    while let Err(e) = db.batch_execute(state::CREATE) {
+    while let Err(e) = report.timed("history", || db.batch_execute(state::CREATE)) {
         tries += 1;
         if tries >= 3 {
             return Err(LoadError::target_sql("creating the load history table", e));
@@ -194,14 +194,16 @@ fn try_load(
     // Redshift cannot LOCK a view), then one LOCK takes the tables in export order. Once they
     // are held, the target must still be what the steps were built from; if a view or grant
     // changed meanwhile, the whole load runs again.
-    let target = read_target(&mut tx, export, drop_missing)?;
+    let target = report.timed("read target", || read_target(&mut tx, export, drop_missing))?;
     for step in steps::swap(export, &target) {
         run_step(&mut tx, &step, report)?;
-        if step.action == Action::Lock && read_target(&mut tx, export, drop_missing)? != target.without_views() {
+        if step.action == Action::Lock
+            && report.timed("read target", || read_target(&mut tx, export, drop_missing))? != target.without_views()
+        {
             return Err(Attempt::Conflict("the tables to swap changed while the load waited for its locks".into()));
         }
     }
-    tx.commit().map_err(|e| {
+    report.timed("commit", || tx.commit()).map_err(|e| {
         if is_conflict(&e) {
             Attempt::Conflict(describe(&e))
         } else {
@@ -249,6 +251,7 @@ pub(crate) fn copy(tx: &mut Transaction<'_>, step: &Step, table: &str, rows: u64
         return Err(CopyFailure::Attempt(e.into()));
     }
     let (schema, name) = table.split_once('.').unwrap_or(("", table));
+    report.add_time("copy", started.elapsed());
     report.table_loaded(schema, name, n, started.elapsed());
     Ok(())
 }
@@ -256,7 +259,7 @@ pub(crate) fn copy(tx: &mut Transaction<'_>, step: &Step, table: &str, rows: u64
 /// Runs one step of the load and reports it.
 pub(crate) fn run_step(tx: &mut Transaction<'_>, step: &Step, report: &Reporter) -> Result<(), Attempt> {
     report.statement(&step.purpose, &step.shown);
-    exec(tx, &step.sql, &step.purpose)?;
+    report.timed(step.phase(), || exec(tx, &step.sql, &step.purpose))?;
     if let Some((event, message)) = &step.note {
         report.line(event, message);
     }

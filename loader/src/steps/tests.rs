@@ -40,6 +40,8 @@ fn staging_copies_every_table_and_redacts_only_what_is_shown() {
     assert_eq!(steps.len(), 7, "the schema once, then per table: drop, create, copy");
     assert_eq!(steps[3].action, Action::Copy { table: "s.t".into(), rows: 3 });
     assert_eq!(steps[6].action, Action::Copy { table: "s.u".into(), rows: 3 });
+    let phases: Vec<&str> = steps.iter().map(Step::phase).collect();
+    assert_eq!(phases[..4], ["staging DDL", "staging DDL", "staging DDL", "copy"]);
     assert!(steps[3].sql.contains("'s3cr3t'") && !steps[3].shown.contains("s3cr3t"));
 }
 
@@ -109,6 +111,11 @@ fn an_old_table_hands_over_owner_grants_and_views() {
     );
     assert_eq!(steps[1].action, Action::Lock);
     assert!(steps[10].note.is_some(), "the re-created views are reported");
+    let phases: Vec<&str> = steps.iter().map(Step::phase).collect();
+    assert_eq!(
+        phases[..11],
+        ["views", "lock", "swap", "swap", "grants and owners", "grants and owners", "swap", "history", "views", "views", "views"]
+    );
     assert_eq!(shown[shown.len() - 2], "DROP TABLE IF EXISTS \"s\".\"old_one\"");
     assert!(shown[shown.len() - 1].starts_with("DELETE FROM pg2redshift_loader.loads WHERE target_schema = 's'"));
 }
