@@ -1,7 +1,8 @@
 //! The extension's logic that needs no server. Pure, unit-tested without PostgreSQL: what the
 //! catalog says about a relation ([`source`]), how each PostgreSQL type maps to Redshift
 //! ([`mapping`]), Redshift's identifier rules ([`names`]), the table definition built from them
-//! ([`table`]), the export query ([`select`]), value checks ([`values`]), CSV ([`csv`]) and what
+//! ([`table`]), the export query ([`select`]), values printed from their binary form ([`print`]),
+//! value checks ([`values`]), CSV ([`csv`]) and what
 //! an export commits ([`commit`]), what an unfinished one leaves behind ([`leftovers`]), AWS
 //! errors in one line ([`aws_error`]), logical decoding's messages ([`pgoutput`]), what a batch of them does to a table
 //! ([`collapse`]) and the change files' rows they come to ([`changes`]). Beside that, the compression engine ([`compress`]): threads
@@ -17,6 +18,7 @@ pub mod leftovers;
 pub mod mapping;
 pub mod names;
 pub mod pgoutput;
+pub mod print;
 pub mod select;
 pub mod source;
 pub mod table;

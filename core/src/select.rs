@@ -89,6 +89,19 @@ pub enum ValueForm {
     Int4,
     Int8,
     Bool,
+    /// Read as they are and printed from the datum by [`crate::print`], byte for byte as
+    /// their output functions print them under the export's fixed settings: no text value
+    /// per field, no copy.
+    Date,
+    Timestamp,
+    TimestampTz,
+    Time,
+    TimeTz,
+    Float4,
+    Float8,
+    Numeric,
+    /// Printed from the binary form without the blanks `jsonb_out` puts after `:` and `,`.
+    Jsonb,
 }
 
 /// A relation's export query.
@@ -123,8 +136,8 @@ pub fn export_query(schema: &str, table: &str, columns: &[SourceColumn], identit
     ExportQuery { sql, value_columns: forms.len(), forms, identity }
 }
 
-/// Built-in integers and booleans are read as they are (also through a domain, whose values
-/// are the base type's); everything else as text.
+/// Built-in integers, booleans, dates and times, floats, numerics and jsonb are read as they
+/// are (also through a domain, whose values are the base type's); everything else as text.
 pub fn value_form(column: &SourceColumn) -> ValueForm {
     if column.ty.kind != TypeKind::Base || !column.ty.is_builtin() {
         return ValueForm::Text;
@@ -134,6 +147,15 @@ pub fn value_form(column: &SourceColumn) -> ValueForm {
         "int4" => ValueForm::Int4,
         "int8" => ValueForm::Int8,
         "bool" => ValueForm::Bool,
+        "date" => ValueForm::Date,
+        "timestamp" => ValueForm::Timestamp,
+        "timestamptz" => ValueForm::TimestampTz,
+        "time" => ValueForm::Time,
+        "timetz" => ValueForm::TimeTz,
+        "float4" => ValueForm::Float4,
+        "float8" => ValueForm::Float8,
+        "numeric" => ValueForm::Numeric,
+        "jsonb" => ValueForm::Jsonb,
         _ => ValueForm::Text,
     }
 }
@@ -215,13 +237,18 @@ mod tests {
     }
 
     #[test]
-    fn only_builtin_integers_and_booleans_are_read_as_they_are() {
+    fn only_builtin_scalars_are_read_as_they_are() {
         let form = |ty: &str, kind| value_form(&col("c", ty, kind));
         assert_eq!(form("int2", TypeKind::Base), ValueForm::Int2);
         assert_eq!(form("int8", TypeKind::Base), ValueForm::Int8);
         assert_eq!(form("bool", TypeKind::Base), ValueForm::Bool);
         assert_eq!(form("_int4", TypeKind::Array), ValueForm::Text);
-        assert_eq!(form("numeric", TypeKind::Base), ValueForm::Text);
+        assert_eq!(form("numeric", TypeKind::Base), ValueForm::Numeric);
+        assert_eq!(form("timestamptz", TypeKind::Base), ValueForm::TimestampTz);
+        assert_eq!(form("jsonb", TypeKind::Base), ValueForm::Jsonb);
+        assert_eq!(form("json", TypeKind::Base), ValueForm::Text);
+        assert_eq!(form("money", TypeKind::Base), ValueForm::Text);
+        assert_eq!(form("interval", TypeKind::Base), ValueForm::Text);
         let mut custom = col("c", "int4", TypeKind::Base);
         custom.ty.schema = "public".into();
         assert_eq!(value_form(&custom), ValueForm::Text);

@@ -35,6 +35,9 @@ pub enum ValueRule {
     Hex { max_bytes: usize },
     /// SUPER from JSON text: insignificant whitespace removed, at most 16 MB.
     Json,
+    /// SUPER from JSON printed without insignificant whitespace (jsonb read from its binary
+    /// form): at most 16 MB.
+    CompactJson,
     /// REAL / DOUBLE PRECISION: finite values only.
     Float,
     Decimal { precision: u8, scale: u8 },
@@ -210,6 +213,12 @@ fn inspect(rule: ValueRule, value: &str) -> Result<Cow<'_, str>, Problem> {
                 return Err(Problem::TooLong { bytes: compact.len(), max_bytes: SUPER_MAX_BYTES });
             }
             Ok(compact)
+        }
+        ValueRule::CompactJson => {
+            if value.len() > SUPER_MAX_BYTES {
+                return Err(Problem::TooLong { bytes: value.len(), max_bytes: SUPER_MAX_BYTES });
+            }
+            Ok(Cow::Borrowed(value))
         }
         ValueRule::Float => match value {
             "NaN" | "Infinity" | "-Infinity" => Err(Problem::NotFinite { value: value.to_string() }),

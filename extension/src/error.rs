@@ -26,6 +26,10 @@ pub enum ExportError {
     Upload(#[from] PipelineError),
     #[error("the database encoding is {encoding}; pg2redshift exports from UTF8 databases only")]
     NotUtf8 { encoding: String },
+    #[error(
+        "the export runs with {0}, not the DateStyle ISO, YMD, TimeZone UTC and extra_float_digits 1 its function's SET clause fixes; re-create the extension's functions (ALTER EXTENSION pg2redshift UPDATE or DROP and CREATE EXTENSION)"
+    )]
+    Settings(String),
     #[error(transparent)]
     DuplicateTarget(#[from] pg2redshift_core::commit::DuplicateTarget),
     #[error("schema {} has no tables, partitioned tables or materialized views matching include {} and exclude {}", quote_ident(schema), quote_literal(include), quote_literal(exclude))]
@@ -122,6 +126,7 @@ impl ExportError {
             ExportError::InvalidText { .. } => ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
             ExportError::Upload(_) => ERRCODE_IO_ERROR,
             ExportError::NotUtf8 { .. } => ERRCODE_FEATURE_NOT_SUPPORTED,
+            ExportError::Settings(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             ExportError::DuplicateTarget(_) => ERRCODE_DUPLICATE_OBJECT,
             ExportError::NoTables { .. } => ERRCODE_UNDEFINED_TABLE,
             ExportError::NullArgument(_) => ERRCODE_NULL_VALUE_NOT_ALLOWED,

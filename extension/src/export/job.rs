@@ -156,3 +156,24 @@ pub fn check_encoding() -> Result<(), ExportError> {
     let name = unsafe { CStr::from_ptr(pg_sys::GetDatabaseEncodingName()) }.to_string_lossy().into_owned();
     Err(ExportError::NotUtf8 { encoding: name })
 }
+
+/// The settings under which values are printed from their datums (`pg2redshift_core::print`):
+/// what the exporting functions' SET clauses fix (finalize.sql). Checked, so that a changed
+/// clause stops the export instead of printing dates or floats other than PostgreSQL would.
+pub fn check_output_settings() -> Result<(), ExportError> {
+    // SAFETY: reads backend globals on the backend thread; the zone name is a NUL-terminated
+    // string owned by the time zone cache.
+    let (date_style, date_order, float_digits, zone) = unsafe {
+        let zone = pg_sys::pg_get_timezone_name(pg_sys::session_timezone);
+        let zone = if zone.is_null() { String::new() } else { CStr::from_ptr(zone).to_string_lossy().into_owned() };
+        (pg_sys::DateStyle, pg_sys::DateOrder, pg_sys::extra_float_digits, zone)
+    };
+    let iso = date_style == pg_sys::USE_ISO_DATES as i32 && date_order == pg_sys::DATEORDER_YMD as i32;
+    if iso && float_digits > 0 && zone == "UTC" {
+        return Ok(());
+    }
+    Err(ExportError::Settings(format!(
+        "DateStyle {} (order {date_order}), TimeZone {zone}, extra_float_digits {float_digits}",
+        if date_style == pg_sys::USE_ISO_DATES as i32 { "ISO".to_string() } else { date_style.to_string() }
+    )))
+}

@@ -4,6 +4,7 @@
 //! S3, write the manifests and bundle.json files ([`commit`]).
 
 mod commit;
+mod floats;
 mod job;
 mod scan;
 
@@ -16,7 +17,7 @@ use crate::error::ExportError;
 use crate::pipeline::Pipeline;
 use crate::progress;
 pub use job::{ExportSettings, Field, Job, TableRequest, TableResult, location};
-use job::check_encoding;
+use job::{check_encoding, check_output_settings};
 use scan::{SnapshotCursor, stream_table};
 
 const HEAD_SQL: &str = "
@@ -54,6 +55,7 @@ pub fn run(
     prepare: impl FnOnce(&pgrx::spi::SpiClient<'_>, &ExportHead) -> Result<Vec<Job>, ExportError>,
 ) -> Result<Vec<TableResult>, ExportError> {
     check_encoding()?;
+    check_output_settings()?;
     let started = Instant::now();
     pgrx::spi::Spi::connect(|client| {
         let row = client.select(HEAD_SQL, Some(1), &[])?.first();

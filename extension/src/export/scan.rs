@@ -10,12 +10,14 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use pg2redshift_core::csv;
+use pg2redshift_core::print::{self, JsonbFrame, Malformed};
 use pg2redshift_core::select::ValueForm;
-use pg2redshift_core::values::{Outcome, check_value};
+use pg2redshift_core::values::{Outcome, ValueRule, check_value};
 use pgrx::PgMemoryContexts;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+use super::floats;
 use super::job::{ExportSettings, Job, MAX_ROW_BYTES, Streamed};
 use crate::error::ExportError;
 use crate::pipeline::{BLOCK_BYTES, Pipeline};
@@ -125,16 +127,32 @@ impl<'r> Row<'r> {
     }
 
     /// The text of column `i`, a non-NULL `text` datum, or `None` if it is not valid UTF-8.
-    /// The common case (a value stored inline, uncompressed) is read in place without calling
-    /// into PostgreSQL; others are detoasted into the row memory.
     ///
     /// # Safety
     /// Column `i` is of type `text` and not NULL.
     unsafe fn text(&self, i: usize) -> Option<&'r str> {
+        // SAFETY: per the caller, a non-NULL varlena.
+        let bytes = unsafe { self.bytes(i) };
+        if bytes.is_ascii() {
+            // SAFETY: ASCII is valid UTF-8 (and checking this first is much cheaper for the
+            // short values that make up most rows).
+            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+        } else {
+            std::str::from_utf8(bytes).ok()
+        }
+    }
+
+    /// The bytes of column `i`, a non-NULL varlena (text, numeric, jsonb), after its header.
+    /// The common case (a value stored inline, uncompressed) is read in place without calling
+    /// into PostgreSQL; others are detoasted into the row memory.
+    ///
+    /// # Safety
+    /// Column `i` is of a varlena type and not NULL.
+    unsafe fn bytes(&self, i: usize) -> &'r [u8] {
         use pgrx::varlena::{varatt_is_1b, varatt_is_1b_e, varatt_is_4b_u, varlena_to_byte_slice};
-        // SAFETY: per the caller the datum points to a text varlena of the current row, valid
-        // for `'r`; a detoasted copy lives in the row memory, which is not reset during `'r`.
-        let bytes: &'r [u8] = unsafe {
+        // SAFETY: per the caller the datum points to a varlena of the current row, valid for
+        // `'r`; a detoasted copy lives in the row memory, which is not reset during `'r`.
+        unsafe {
             let mut ptr = self.values[i].cast_mut_ptr::<pg_sys::varlena>();
             if !(varatt_is_4b_u(ptr) || (varatt_is_1b(ptr) && !varatt_is_1b_e(ptr))) {
                 let previous = pg_sys::MemoryContextSwitchTo(self.memory.cx);
@@ -143,14 +161,41 @@ impl<'r> Row<'r> {
                 pg_sys::MemoryContextSwitchTo(previous);
             }
             varlena_to_byte_slice(ptr)
-        };
-        if bytes.is_ascii() {
-            // SAFETY: ASCII is valid UTF-8 (and checking this first is much cheaper for the
-            // short values that make up most rows).
-            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
-        } else {
-            std::str::from_utf8(bytes).ok()
         }
+    }
+
+    /// Prints column `i`, a non-NULL value of `form` (not `Text`), into `out`, as its output
+    /// function would under the export's settings (see `pg2redshift_core::print`).
+    ///
+    /// # Safety
+    /// Column `i` is of the type `form` names and not NULL.
+    unsafe fn print(&self, i: usize, form: ValueForm, out: &mut Vec<u8>, jsonb: &mut Vec<JsonbFrame>) -> Result<(), Malformed> {
+        let datum = self.values[i];
+        let bits = datum.value();
+        match form {
+            ValueForm::Int2 | ValueForm::Int4 | ValueForm::Int8 | ValueForm::Bool | ValueForm::Text => {
+                return Err(Malformed("unexpected"));
+            }
+            ValueForm::Date => print::date(out, bits as i32),
+            ValueForm::Timestamp => print::timestamp(out, bits as i64, false),
+            ValueForm::TimestampTz => print::timestamp(out, bits as i64, true),
+            ValueForm::Time => print::time(out, bits as i64),
+            ValueForm::TimeTz => {
+                // SAFETY: a timetz datum points to a TimeTzADT (int64 time, int32 zone) of the
+                // current row; read unaligned, without assuming more.
+                let (time, zone) = unsafe {
+                    let p = datum.cast_mut_ptr::<u8>();
+                    (std::ptr::read_unaligned(p.cast::<i64>()), std::ptr::read_unaligned(p.add(8).cast::<i32>()))
+                };
+                print::timetz(out, time, zone);
+            }
+            ValueForm::Float4 => floats::float4(out, f32::from_bits(bits as u32)),
+            ValueForm::Float8 => floats::float8(out, f64::from_bits(bits as u64)),
+            // SAFETY: numeric and jsonb are varlenas; NULL was checked by the caller.
+            ValueForm::Numeric => print::numeric(out, unsafe { self.bytes(i) })?,
+            ValueForm::Jsonb => print::jsonb(out, unsafe { self.bytes(i) }, jsonb)?,
+        }
+        Ok(())
     }
 
     /// Names the row for an error message from the identity columns after the value columns.
@@ -179,6 +224,10 @@ struct RowSink<'a> {
     file_bytes: u64,
     changes: Vec<u64>,
     memory: RowMemory,
+    /// A value printed from its datum, before it is checked and written.
+    printed: Vec<u8>,
+    /// Scratch space of the jsonb printer.
+    jsonb: Vec<JsonbFrame>,
     /// The first failure; the callback stops the executor when it sets it.
     error: Option<ExportError>,
 }
@@ -204,6 +253,8 @@ pub fn stream_table(
         file_bytes: 0,
         changes: vec![0; job.query.value_columns],
         memory: RowMemory { cx: row_cx.value(), used: Cell::new(false) },
+        printed: Vec::with_capacity(256),
+        jsonb: Vec::new(),
         error: None,
     };
     loop {
@@ -306,8 +357,13 @@ impl RowSink<'_> {
                 None
             } else {
                 let datum = row.values[i];
-                // Integers and booleans are printed here as their cast to text would print them.
-                let text = match job.query.forms[i] {
+                let form = job.query.forms[i];
+                let column = &job.fields[i];
+                let mut rule = column.rule;
+                self.printed.clear();
+                // Integers and booleans are printed here as their cast to text would print them,
+                // dates, times, floats, numerics and jsonb from the datum (core::print).
+                let text = match form {
                     ValueForm::Int2 => numbers.format(datum.value() as i16),
                     ValueForm::Int4 => numbers.format(datum.value() as i32),
                     ValueForm::Int8 => numbers.format(datum.value() as i64),
@@ -315,12 +371,31 @@ impl RowSink<'_> {
                     // SAFETY: the query gives every other value column as text; NULL was checked.
                     ValueForm::Text => unsafe { row.text(i) }.ok_or_else(|| ExportError::InvalidText {
                         table: job.qualified(),
-                        column: job.fields[i].name.clone(),
+                        column: column.name.clone(),
                         row: row.describe(job, ordinal),
                     })?,
+                    _ => {
+                        // SAFETY: the query reads this column as it is, of the type `form`
+                        // names (select::value_form); NULL was checked.
+                        unsafe { row.print(i, form, &mut self.printed, &mut self.jsonb) }.map_err(|e| ExportError::Internal(format!(
+                            "{}, column {}, row {}: {e}",
+                            job.qualified(),
+                            column.name,
+                            row.describe(job, ordinal)
+                        )))?;
+                        if form == ValueForm::Jsonb && rule == ValueRule::Json {
+                            rule = ValueRule::CompactJson;
+                        }
+                        // Printed digits and ISO dates are ASCII; jsonb strings are the
+                        // database's UTF-8 (checked, like text).
+                        std::str::from_utf8(&self.printed).map_err(|_| ExportError::InvalidText {
+                            table: job.qualified(),
+                            column: column.name.clone(),
+                            row: row.describe(job, ordinal),
+                        })?
+                    }
                 };
-                let column = &job.fields[i];
-                match check_value(column.rule, text, self.settings.policy, column.not_null) {
+                match check_value(rule, text, self.settings.policy, column.not_null) {
                     Outcome::Keep(text) => Some(text),
                     Outcome::Changed(text) => {
                         self.changes[i] += 1;
