@@ -1,6 +1,7 @@
-//! The SELECT that reads a relation for export: one text column per exported column, in the
-//! form Redshift's COPY reads (the session settings it relies on are fixed by the extension),
-//! followed by the columns that identify a row in error messages.
+//! The SELECT that reads a relation for export: one column per exported column, as it is where
+//! the exporter prints it from the datum, else as text in the form Redshift's COPY reads (the
+//! session settings it relies on are fixed by the extension), followed by the columns that
+//! identify a row in error messages.
 
 use pg2redshift_bundle::{quote_ident, quote_qualified};
 
@@ -33,22 +34,15 @@ impl RowIdentity {
         }
     }
 
-    /// Extra SELECT expressions this identity needs.
+    /// Extra SELECT expressions this identity needs, read as they are: the exporter prints them
+    /// (by their output functions) only for a message.
     fn expressions(&self) -> Vec<String> {
         match self {
-            RowIdentity::PrimaryKey(columns) => {
-                columns.iter().map(|c| format!("{}::pg_catalog.text", quote_ident(c))).collect()
-            }
-            RowIdentity::Ctid => vec!["ctid::pg_catalog.text".into()],
-            RowIdentity::PartitionCtid => vec![
-                "tableoid::pg_catalog.regclass::pg_catalog.text".into(),
-                "ctid::pg_catalog.text".into(),
-            ],
+            RowIdentity::PrimaryKey(columns) => columns.iter().map(|c| quote_ident(c)).collect(),
+            RowIdentity::Ctid => vec!["ctid".into()],
+            RowIdentity::PartitionCtid => vec!["tableoid::pg_catalog.regclass".into(), "ctid".into()],
             RowIdentity::Ordinal => Vec::new(),
-            RowIdentity::Change { lsn_column, key } => std::iter::once(lsn_column)
-                .chain(key)
-                .map(|c| format!("{}::pg_catalog.text", quote_ident(c)))
-                .collect(),
+            RowIdentity::Change { lsn_column, key } => std::iter::once(lsn_column).chain(key).map(|c| quote_ident(c)).collect(),
         }
     }
 
@@ -102,6 +96,15 @@ pub enum ValueForm {
     Numeric,
     /// Printed from the binary form without the blanks `jsonb_out` puts after `:` and `,`.
     Jsonb,
+}
+
+impl ValueForm {
+    /// Whether every value of this form is printed without `,` `"` CR LF, blanks at either end
+    /// or emptiness (ISO dates and times, digits, `true`/`false`, `NaN`, `-infinity`), so its
+    /// CSV field needs no quotes.
+    pub fn never_quoted(self) -> bool {
+        !matches!(self, ValueForm::Text | ValueForm::Jsonb)
+    }
 }
 
 /// A relation's export query.
@@ -230,7 +233,7 @@ mod tests {
             q.sql,
             "SELECT \"Id\", pg_catalog.encode(\"b\", 'hex'), CASE WHEN pg_catalog.array_dims(\"tags\") ~ '[[](?!1:)' \
              THEN '\u{1}array_dims:' || pg_catalog.array_dims(\"tags\") ELSE pg_catalog.to_json(\"tags\")::pg_catalog.text END, \
-             \"Id\"::pg_catalog.text FROM \"s\".\"t\"\"x\""
+             \"Id\" FROM \"s\".\"t\"\"x\""
         );
         assert_eq!(q.value_columns, 3);
         assert_eq!(q.forms, [ValueForm::Int4, ValueForm::Text, ValueForm::Text]);

@@ -18,6 +18,9 @@ use super::buffer_pool::BufferPool;
 /// levels and long-distance matching are not offered.
 pub const LEVELS: std::ops::RangeInclusive<i32> = 1..=19;
 
+/// Input per libzstd job (its minimum is 512 KiB).
+const JOB_BYTES: u32 = 2 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 #[error("zstd compression failed: {0}")]
 pub struct ZstdError(#[from] io::Error);
@@ -32,9 +35,11 @@ pub struct ZstdFile {
 }
 
 impl ZstdFile {
-    /// `threads` workers (at least one) at `level` (see [`LEVELS`]); no thread starts yet.
+    /// Compresses on `threads` threads at `level` (see [`LEVELS`]); no thread starts yet.
     pub fn new(threads: usize, level: i32, blocks: BufferPool) -> ZstdFile {
-        ZstdFile { level, workers: u32::try_from(threads.max(1)).unwrap_or(1), blocks, encoder: None }
+        // One thread: the caller's own (no worker, no job buffers); more: that many workers.
+        let workers = if threads <= 1 { 0 } else { u32::try_from(threads).unwrap_or(2) };
+        ZstdFile { level, workers, blocks, encoder: None }
     }
 
     /// Begins a file (a new frame; written as output comes). The first file starts libzstd's
@@ -49,6 +54,11 @@ impl ZstdFile {
                 let mut encoder = Encoder::new(self.level)?;
                 encoder.set_parameter(CParameter::ChecksumFlag(true))?;
                 encoder.set_parameter(CParameter::NbWorkers(self.workers))?;
+                if self.workers > 0 {
+                    // Each job holds its input and output while a worker compresses it: the
+                    // default (4 windows, 8 MiB at level 3) would double the export's memory.
+                    encoder.set_parameter(CParameter::JobSize(JOB_BYTES))?;
+                }
                 encoder
             }
         };

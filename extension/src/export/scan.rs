@@ -99,6 +99,8 @@ impl RowMemory {
 struct Row<'r> {
     values: &'r [pg_sys::Datum],
     nulls: &'r [bool],
+    /// The query's row type, for the identity columns' output functions.
+    desc: pg_sys::TupleDesc,
     memory: &'r RowMemory,
     _row: PhantomData<&'r pg_sys::TupleTableSlot>,
 }
@@ -120,6 +122,7 @@ impl<'r> Row<'r> {
             Row {
                 values: std::slice::from_raw_parts((*slot).tts_values, columns),
                 nulls: std::slice::from_raw_parts((*slot).tts_isnull, columns),
+                desc: (*slot).tts_tupleDescriptor,
                 memory,
                 _row: PhantomData,
             }
@@ -199,12 +202,25 @@ impl<'r> Row<'r> {
     }
 
     /// Names the row for an error message from the identity columns after the value columns.
+    /// They are read as they are (no text per row for a message rarely written) and printed by
+    /// their output functions only here.
     fn describe(&self, job: &Job, ordinal: u64) -> String {
         let query = &job.query;
         let identity: Vec<Option<String>> = (query.value_columns..self.values.len())
             .map(|i| {
-                // SAFETY: identity columns are text, like the value columns, and checked for NULL.
-                (!self.nulls[i]).then(|| unsafe { self.text(i) }.unwrap_or("?").to_string())
+                // SAFETY: on the backend thread, for a non-NULL column of the current row:
+                // its type comes from the slot's own descriptor, whose output function prints
+                // it (into the row memory, reset before the next row).
+                (!self.nulls[i]).then(|| unsafe {
+                    let attribute = (*self.desc).attrs.as_slice(self.values.len())[i];
+                    let (mut output, mut varlena) = (pg_sys::Oid::INVALID, false);
+                    pg_sys::getTypeOutputInfo(attribute.atttypid, &mut output, &mut varlena);
+                    let previous = pg_sys::MemoryContextSwitchTo(self.memory.cx);
+                    self.memory.used.set(true);
+                    let text = pg_sys::OidOutputFunctionCall(output, self.values[i]);
+                    pg_sys::MemoryContextSwitchTo(previous);
+                    std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned()
+                })
             })
             .collect();
         query.identity.describe(&identity, ordinal)
@@ -414,7 +430,11 @@ impl RowSink<'_> {
             if i > 0 {
                 self.block.push(csv::DELIMITER);
             }
-            csv::push_field(&mut self.block, field.as_deref());
+            match field.as_deref() {
+                // Numbers, booleans, dates and times never need quotes: no scan for them.
+                Some(text) if job.query.forms[i].never_quoted() => self.block.extend_from_slice(text.as_bytes()),
+                other => csv::push_field(&mut self.block, other),
+            }
         }
         self.block.push(csv::ROW_END);
         let row_bytes = self.block.len() - row_start;
