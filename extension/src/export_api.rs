@@ -41,13 +41,30 @@ pub(crate) struct CodecArgs<'a> {
 }
 
 impl CodecArgs<'_> {
+    /// The codec: `compression`, else the one whose level alone was given (`gzip_level => 6`
+    /// still means gzip, whatever the default), else `pg2redshift.compression`, else zstd. A
+    /// level for the other codec than the one named is an error, not silently ignored.
     fn codec(self) -> Result<Codec, ExportError> {
         use pg2redshift_core::DefinitionError::InvalidOption;
+        let implied = match (self.gzip_level, self.zstd_level) {
+            (Some(_), None) => Some(Compression::Gzip),
+            (None, Some(_)) => Some(Compression::Zstd),
+            _ => None,
+        };
         let name = destination::given(self.compression)
+            .or_else(|| implied.map(|c| c.name().to_string()))
             .or_else(|| settings::text(&settings::COMPRESSION))
             .unwrap_or_else(|| settings::DEFAULT_COMPRESSION.name().into());
         let compression: Compression =
             name.parse().map_err(|()| InvalidOption { option: "compression", value: name.clone(), expected: "gzip or zstd" })?;
+        let other = match compression {
+            Compression::Gzip => self.zstd_level.map(|l| ("zstd_level", l)),
+            Compression::Zstd => self.gzip_level.map(|l| ("gzip_level", l)),
+        };
+        if let Some((option, level)) = other {
+            let expected = if compression == Compression::Gzip { "no zstd_level with gzip" } else { "no gzip_level with zstd" };
+            return Err(InvalidOption { option, value: level.to_string(), expected }.into());
+        }
         Ok(match compression {
             Compression::Gzip => {
                 let level = self.gzip_level.unwrap_or_else(|| settings::GZIP_LEVEL.get());

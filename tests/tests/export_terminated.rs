@@ -37,7 +37,7 @@ fn a_terminated_export_leaves_an_upload_that_cleanup_removes() {
     // A committed export under the same prefix, which the clean-up must leave alone.
     let committed = export(&mut db, &format!("redshift_export('small', prefix => '{prefix}')"));
     let committed_keys = s3.keys(&prefix);
-    // part-00000.csv.gz, manifest.json, signature.json (the stack signs), bundle.json and the
+    // part-00000.csv.zst, manifest.json, signature.json (the stack signs), bundle.json and the
     // export's export.json.
     assert_eq!(committed_keys.len(), 5, "{committed_keys:?}");
 

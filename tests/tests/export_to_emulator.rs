@@ -2,7 +2,7 @@
 //! documentation: the bundle's CREATE TABLE is accepted as Redshift DDL, its COPY options load
 //! every file of the manifest, and every value reads back as the source holds it.
 
-use e2e::{S3, describe, export, export_database, redshift, redshift_iam_role, text_rows, unique_prefix};
+use e2e::{S3, describe, expect_sqlstate, export, export_database, redshift, redshift_iam_role, text_rows, unique_prefix};
 
 
 #[test]
@@ -26,6 +26,28 @@ fn an_export_loads_into_the_emulator_unchanged() {
     for codec in ["gzip", "zstd"] {
         load_and_compare(&mut src, codec);
     }
+
+    // The codec by default is zstd; a level alone names its codec; a level of the other codec
+    // than the one named is refused rather than ignored.
+    let s3 = S3::stack();
+    let prefix = unique_prefix("export-codecs");
+    let codec_of = |src: &mut postgres::Client, options: &str| {
+        let out = export(src, &format!("redshift_export('fidelity', prefix => '{prefix}'{options})"));
+        s3.bundle(&out[0].bundle_url).encoding.compression
+    };
+    assert_eq!(codec_of(&mut src, ""), "zstd");
+    assert_eq!(codec_of(&mut src, ", gzip_level => 6"), "gzip");
+    assert_eq!(codec_of(&mut src, ", zstd_level => 9"), "zstd");
+    src.batch_execute("SET pg2redshift.compression = 'gzip'").unwrap();
+    assert_eq!(codec_of(&mut src, ""), "gzip");
+    src.batch_execute("RESET pg2redshift.compression").unwrap();
+    let message = expect_sqlstate(
+        &mut src,
+        &format!("SELECT * FROM redshift_export('fidelity', prefix => '{prefix}', compression => 'zstd', gzip_level => 6)"),
+        "22023",
+    );
+    assert!(message.contains("gzip_level"), "{message}");
+    expect_sqlstate(&mut src, &format!("SELECT * FROM redshift_export('fidelity', prefix => '{prefix}', compression => 'lz4')"), "22023");
 }
 
 fn load_and_compare(src: &mut postgres::Client, codec: &str) {

@@ -161,9 +161,15 @@ fn a_bad_row_fails_the_load_explains_it_and_changes_nothing() {
     let s3 = S3::stack();
     let bundle = s3.bundle(&bad);
     let part = bundle.files[0].key.clone();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, b"1,a\n2,b\nx3,c\n4,d\n").expect("gzip");
-    let body = gz.finish().expect("gzip");
+    let damaged: &[u8] = b"1,a\n2,b\nx3,c\n4,d\n";
+    let body = match bundle.encoding.compression.as_str() {
+        "zstd" => zstd::stream::encode_all(damaged, 1).expect("zstd"),
+        _ => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, damaged).expect("gzip");
+            gz.finish().expect("gzip")
+        }
+    };
     let size = body.len();
     s3.put(&part, body);
     let manifest = String::from_utf8(s3.get(&bundle.manifest_key)).expect("manifest");
