@@ -34,7 +34,7 @@ struct Found {
 fn sweep(s3: S3Config, folder: String, cutoff_us: i64, dry_run: bool) -> Result<Vec<Found>, S3Error> {
     let runtime = runtime("clean-up", &s3.bucket, &folder)?;
     runtime.block_on(async {
-        let bucket = Bucket { client: client(&s3).await, name: s3.bucket.clone(), encryption: s3.encryption.clone() };
+        let bucket = Bucket::new(client(&s3).await, &s3);
         let objects = bucket.list_objects(&folder).await?;
         let uploads = bucket.list_uploads(&folder).await?;
         let mut found = Vec::new();

@@ -1,6 +1,7 @@
 //! A local S3-compatible server for the dev/test stack: s3s-fs (files under one folder) behind
-//! SigV4 checks with one static key pair, listening on loopback, with its buckets created at
-//! start-up so the extension and the loader can use it like a freshly configured AWS account.
+//! SigV4 checks with one static key pair, listening on loopback (HTTP, and HTTPS with the
+//! stack's certificate when given one), with its buckets created at start-up so the extension
+//! and the loader can use it like a freshly configured AWS account.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +43,35 @@ struct Options {
     /// Folder holding the buckets (one sub-folder each).
     #[arg(long, env = "PG2RS_S3_ROOT")]
     root: PathBuf,
+
+    /// Also serve HTTPS on this port (the same buckets), as AWS serves S3: clients then send
+    /// bodies unsigned, with a checksum.
+    #[arg(long, env = "PG2RS_S3_TLS_PORT", requires_all = ["tls_cert", "tls_key"])]
+    tls_port: Option<u16>,
+
+    /// PEM certificate chain (leaf first) for HTTPS.
+    #[arg(long, env = "PG2RS_S3_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key of that certificate.
+    #[arg(long, env = "PG2RS_S3_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+}
+
+/// A TLS acceptor from the PEM certificate chain and key.
+fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect())
+        .map_err(|e| format!("cannot read the certificate chain {}: {e}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("cannot read the private key {}: {e}", key.display()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| format!("the TLS certificate and key do not make a server configuration: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
 }
 
 fn main() -> ExitCode {
@@ -100,6 +130,25 @@ async fn serve(options: Options) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
     tracing::info!("listening on http://{address}");
+
+    if let (Some(port), Some(cert), Some(key)) = (options.tls_port, &options.tls_cert, &options.tls_key) {
+        let acceptor = tls_acceptor(cert, key)?;
+        let address = SocketAddr::new(options.host, port);
+        let listener = TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        tracing::info!("listening on https://{address}");
+        let service = service.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else { continue };
+                let _ = socket.set_nodelay(true);
+                let (acceptor, service) = (acceptor.clone(), service.clone());
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(socket).await else { return };
+                    let _ = ConnBuilder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+    }
 
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;

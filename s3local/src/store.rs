@@ -1,8 +1,9 @@
 //! s3s-fs with what the tests need of S3 that it lacks: ListMultipartUploads (to prove that a
 //! failed or cancelled export leaves no upload open), NoSuchBucket for every operation on a
-//! bucket that does not exist (s3s-fs would create its folder on PutObject), and server-side
-//! encryption headers kept with the object and returned on HEAD and GET. Everything else goes
-//! to s3s-fs unchanged.
+//! bucket that does not exist (s3s-fs would create its folder on PutObject), server-side
+//! encryption headers kept with the object and returned on HEAD and GET, and UploadPart's
+//! checksums checked before the part is stored (s3s-fs checks PutObject's only). Everything else
+//! goes to s3s-fs unchanged.
 
 use std::path::PathBuf;
 
@@ -211,9 +212,58 @@ impl S3 for Store {
         Ok(out)
     }
 
-    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    /// S3 checks the checksum a part comes with (in a header, or in the trailer of an
+    /// aws-chunked body) and refuses the part if it does not match, storing nothing (BadDigest).
+    /// https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
+    async fn upload_part(&self, mut req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        use futures_util::TryStreamExt;
         self.bucket(&req.input.bucket)?;
-        self.fs.upload_part(req).await
+        let body = req.input.body.take().ok_or_else(|| s3s::s3_error!(IncompleteBody))?;
+        let chunks: Vec<bytes::Bytes> = body.try_collect().await.map_err(|_| s3s::s3_error!(IncompleteBody))?;
+        let trailers = req.trailing_headers.as_ref().and_then(|t| t.take());
+        let i = &mut req.input;
+        let claimed = |name: &str, field: &Option<String>| {
+            field.clone().or_else(|| trailers.as_ref()?.get(name)?.to_str().ok().map(str::to_string))
+        };
+        let claims = [
+            ("CRC32", claimed("x-amz-checksum-crc32", &i.checksum_crc32)),
+            ("CRC32C", claimed("x-amz-checksum-crc32c", &i.checksum_crc32c)),
+            ("CRC64NVME", claimed("x-amz-checksum-crc64nvme", &i.checksum_crc64nvme)),
+            ("SHA1", claimed("x-amz-checksum-sha1", &i.checksum_sha1)),
+            ("SHA256", claimed("x-amz-checksum-sha256", &i.checksum_sha256)),
+        ];
+        let mut hasher = s3s::checksum::ChecksumHasher::default();
+        for (algorithm, claim) in &claims {
+            if claim.is_some() {
+                match *algorithm {
+                    "CRC32" => hasher.crc32 = Some(Default::default()),
+                    "CRC32C" => hasher.crc32c = Some(Default::default()),
+                    "CRC64NVME" => hasher.crc64nvme = Some(Default::default()),
+                    "SHA1" => hasher.sha1 = Some(Default::default()),
+                    _ => hasher.sha256 = Some(Default::default()),
+                }
+            }
+        }
+        chunks.iter().for_each(|c| hasher.update(c));
+        let computed = hasher.finalize();
+        let actual = [
+            computed.checksum_crc32,
+            computed.checksum_crc32c,
+            computed.checksum_crc64nvme,
+            computed.checksum_sha1,
+            computed.checksum_sha256,
+        ];
+        for ((algorithm, claim), actual) in claims.iter().zip(&actual) {
+            if claim.is_some() && claim != actual {
+                return Err(s3s::s3_error!(BadDigest, "The {algorithm} you specified did not match the calculated checksum."));
+            }
+        }
+        let [crc32, crc32c, crc64nvme, sha1, sha256] = actual;
+        i.body = Some(StreamingBlob::wrap(futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>))));
+        let mut out = self.fs.upload_part(req).await?;
+        let o = &mut out.output;
+        (o.checksum_crc32, o.checksum_crc32c, o.checksum_crc64nvme, o.checksum_sha1, o.checksum_sha256) = (crc32, crc32c, crc64nvme, sha1, sha256);
+        Ok(out)
     }
 
     async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {

@@ -280,6 +280,39 @@ impl S3 {
         })
     }
 
+    /// Uploads `body` as part 1 of a new multipart upload of `key`, declaring `crc32c` (base64)
+    /// as its CRC32C; the server's answer: the part's ETag, or its error code. The upload is
+    /// aborted either way.
+    pub fn upload_part_claiming(&self, key: &str, body: Vec<u8>, crc32c: &str) -> Result<String, String> {
+        use aws_sdk_s3::error::ProvideErrorMetadata;
+        use aws_sdk_s3::types::ChecksumAlgorithm;
+        self.runtime.block_on(async {
+            let upload = self
+                .client
+                .create_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+                .send()
+                .await
+                .expect("create multipart upload");
+            let id = upload.upload_id().expect("an upload id").to_string();
+            let part = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&id)
+                .part_number(1)
+                .checksum_crc32_c(crc32c)
+                .body(body.into())
+                .send()
+                .await;
+            self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(&id).send().await.expect("abort");
+            part.map(|p| p.e_tag().unwrap_or_default().to_string()).map_err(|e| e.code().unwrap_or("no code").to_string())
+        })
+    }
+
     /// Every key under `prefix`.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
         self.runtime.block_on(async {

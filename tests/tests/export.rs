@@ -387,3 +387,66 @@ fn a_schema_beyond_the_lock_table_is_refused_up_front() {
     drop(db);
     e2e::source_admin().batch_execute(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)")).expect("drop the test database");
 }
+
+/// Over HTTPS, as to AWS, bodies go without a SigV4 payload hash but with a CRC32C that the
+/// server checks; a body whose checksum does not match is refused and nothing is stored.
+#[test]
+fn exports_over_https_carry_checksums_the_server_checks() {
+    let mut db = export_database("e2e_export_https");
+    db.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, pad text);
+         INSERT INTO t SELECT g, md5(g::text) || md5((g * 3)::text) || md5((g * 5)::text) FROM generate_series(1, 300000) g;",
+    )
+    .unwrap();
+    let s3 = S3::stack();
+    let tls = e2e::stack_setting("PG2RS_S3_TLS_ENDPOINT");
+    assert!(tls.starts_with("https://"), "{tls}");
+    // Several 8 MiB parts (gzip level 1 of incompressible-ish hex), and the small files as
+    // single PUTs.
+    let prefix = unique_prefix("https");
+    let r = &export(&mut db, &format!("redshift_export('t', prefix => '{prefix}', endpoint => '{tls}', gzip_level => 1)"))[0];
+    let bundle = s3.bundle(&r.bundle_url);
+    assert!(bundle.files[0].compressed_bytes > 2 * (8 << 20), "more than two parts: {}", bundle.files[0].compressed_bytes);
+    let rows = s3.rows(&bundle);
+    assert_eq!(rows.len(), 300_000);
+    let expected: Vec<String> = db.query("SELECT pad FROM t ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    let mut got: Vec<(i32, String)> =
+        rows.iter().map(|row| (text(&row[0]).unwrap().parse().unwrap(), text(&row[1]).unwrap().to_string())).collect();
+    got.sort();
+    assert!(got.iter().map(|(_, pad)| pad).eq(expected.iter()), "the rows read back as written");
+    assert_eq!(s3.open_uploads(&prefix), Vec::<String>::new());
+
+    // A part whose CRC32C is not its own is refused; the right one is taken.
+    let body = b"1,a\n2,b\n".to_vec();
+    let refused = s3.upload_part_claiming(&format!("{prefix}/damaged.csv"), body.clone(), "AAAAAA==");
+    assert_eq!(refused, Err("BadDigest".to_string()));
+    // CRC32C of "1,a\n2,b\n", base64 of its big-endian bytes.
+    let crc = {
+        let mut crc: u32 = !0;
+        for &b in &body {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+            }
+        }
+        !crc
+    };
+    let encoded = base64_of(&crc.to_be_bytes());
+    assert!(s3.upload_part_claiming(&format!("{prefix}/whole.csv"), body, &encoded).is_ok());
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -62,7 +62,7 @@ async fn upload_loop(
     mut cancelled: tokio::sync::watch::Receiver<bool>,
 ) {
     let client = crate::s3::client(&s3).await;
-    let bucket = std::sync::Arc::new(Bucket { client, name: s3.bucket.clone(), encryption: s3.encryption.clone() });
+    let bucket = std::sync::Arc::new(Bucket::new(client, &s3));
     let mut up = Uploader { bucket, current: None, in_flight: JoinSet::new(), written: Vec::new(), events: events.clone() };
     loop {
         let Some(upload) = uploads.recv().await else { break };

@@ -335,7 +335,7 @@ fn lookup(s3: S3Config, folder: String, prefix: String, stream: &str, from: Lsn)
     let runtime = runtime("batch lookup", &s3.bucket, &prefix)?;
     let deadline = Instant::now() + LOOKUP_DEADLINE;
     runtime.block_on(async {
-        let bucket = Bucket { client: client(&s3).await, name: s3.bucket.clone(), encryption: s3.encryption.clone() };
+        let bucket = Bucket::new(client(&s3).await, &s3);
         let listed = tokio::time::timeout_at(deadline.into(), bucket.list_objects(&prefix)).await.map_err(|_| S3Error {
             operation: "ListObjectsV2",
             bucket: s3.bucket.clone(),
