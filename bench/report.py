@@ -61,7 +61,7 @@ print(
     "\n- **floor**: `COPY t TO '/dev/null' CSV` in the server. **ours-CODECN**: `redshift_export(t, compression => CODEC, "
     "CODEC_level => N)` to the local S3 server. **manual-CODECN**: `psql -c '\\copy t TO STDOUT CSV' | gzip -N | aws s3 cp -` "
     "(`zstd -N` for zstd). **sling-CODEC**: `sling run` from the same server to the same S3 server as CSV with its default "
-    "level (compare its size with the manual rows to see which level that is). **load**: `redshift-load load` of one "
+    "level (compare its size with the manual rows to see which level that is: gzip -1 and zstd -3 in the run of 2026-12-07). **load**: `redshift-load load` of one "
     "export into the Redshift emulator."
 )
 print(
