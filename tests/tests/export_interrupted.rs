@@ -71,6 +71,8 @@ impl PrivateS3 {
     fn restart(&mut self) {
         let child = Command::new(stack_setting("PG2RS_S3_BIN"))
             .env("PG2RS_S3_PORT", self.port.to_string())
+            // HTTP only: the stack's own server holds the HTTPS port.
+            .env_remove("PG2RS_S3_TLS_PORT")
             .env("PG2RS_S3_ROOT", &self.root)
             .env("PG2RS_S3_BUCKET", stack_setting("PG2RS_S3_BUCKET"))
             .env("PG2RS_S3_ACCESS_KEY", stack_setting("PG2RS_S3_ACCESS_KEY"))
@@ -122,7 +124,9 @@ fn interrupted_exports_leave_nothing_behind() {
 
     // 1. pg_cancel_backend while rows stream.
     let prefix = unique_prefix("cancel");
-    let (pid, handle) = start_export(format!("redshift_export('big', prefix => '{prefix}')"), "SELECT 1");
+    // gzip at level 9: slow enough that each export is still running when it is interrupted (at
+    // the default zstd 3 the table takes about a second).
+    let (pid, handle) = start_export(format!("redshift_export('big', prefix => '{prefix}', gzip_level => 9)"), "SELECT 1");
     wait_for("rows to stream", Duration::from_secs(60), || {
         progress(&mut db, pid).filter(|(bytes, _)| *bytes > 0)
     });
@@ -135,7 +139,7 @@ fn interrupted_exports_leave_nothing_behind() {
     // 2. statement_timeout.
     let prefix = unique_prefix("timeout");
     let (_, handle) = start_export(
-        format!("redshift_export('big', prefix => '{prefix}')"),
+        format!("redshift_export('big', prefix => '{prefix}', gzip_level => 9)"),
         "SET statement_timeout = '1500ms'",
     );
     let (code, message) = handle.join().expect("export thread").expect_err("a timed-out export fails");
@@ -148,7 +152,7 @@ fn interrupted_exports_leave_nothing_behind() {
     let private_s3 = S3::at(&private.endpoint());
     let prefix = unique_prefix("s3-down");
     let (pid, handle) = start_export(
-        format!("redshift_export('big', prefix => '{prefix}', endpoint => '{}')", private.endpoint()),
+        format!("redshift_export('big', prefix => '{prefix}', endpoint => '{}', gzip_level => 9)", private.endpoint()),
         "SELECT 1",
     );
     wait_for("a multipart upload to start", Duration::from_secs(120), || {
