@@ -29,8 +29,17 @@ use exports::resolve;
 use store::{Committed, Store, split_url};
 use swap::Done;
 
+/// `--version`: the release, and the bundle formats this loader reads (it refuses any other).
+fn version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let formats: Vec<String> = pg2redshift_bundle::READ_VERSIONS.iter().map(u32::to_string).collect();
+        format!("{} (reads bundle formats {})", env!("CARGO_PKG_VERSION"), formats.join(", "))
+    })
+}
+
 #[derive(Debug, Parser)]
-#[command(version, about = "Load committed pg2redshift exports from S3 into Redshift, one transaction per export")]
+#[command(name = "redshift-load", version = version(), about = "Load committed pg2redshift exports from S3 into Redshift, one transaction per export")]
 struct Cli {
     /// Redshift connection URL (postgresql://user:password@host:port/db?sslmode=…), or
     /// libpq key=value pairs.
@@ -434,4 +443,15 @@ fn load_one(
         Done::AlreadyLoaded => report.export_done(&id, export.len(), "already loaded, nothing to do"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod version_tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_version_names_the_bundle_formats_read() {
+        let shown = super::Cli::command().render_version();
+        assert_eq!(shown.trim(), format!("redshift-load {} (reads bundle formats 1, 2)", env!("CARGO_PKG_VERSION")));
+    }
 }
