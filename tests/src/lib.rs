@@ -280,10 +280,10 @@ impl S3 {
         })
     }
 
-    /// Uploads `body` as part 1 of a new multipart upload of `key`, declaring `crc32c` (base64)
-    /// as its CRC32C; the server's answer: the part's ETag, or its error code. The upload is
-    /// aborted either way.
-    pub fn upload_part_claiming(&self, key: &str, body: Vec<u8>, crc32c: &str) -> Result<String, String> {
+    /// Uploads `body` as part 1 of a new multipart upload of `key` with a CRC32C: `crc32c`
+    /// (base64) as given, or computed by the SDK when None; the server's answer: the part's
+    /// ETag, or its error code. The upload is aborted either way.
+    pub fn upload_part_claiming(&self, key: &str, body: Vec<u8>, crc32c: Option<&str>) -> Result<String, String> {
         use aws_sdk_s3::error::ProvideErrorMetadata;
         use aws_sdk_s3::types::ChecksumAlgorithm;
         self.runtime.block_on(async {
@@ -304,7 +304,8 @@ impl S3 {
                 .key(key)
                 .upload_id(&id)
                 .part_number(1)
-                .checksum_crc32_c(crc32c)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+                .set_checksum_crc32_c(crc32c.map(str::to_string))
                 .body(body.into())
                 .send()
                 .await;
