@@ -1,5 +1,8 @@
 //! `redshift_export()` and `redshift_export_schema()`: the SQL face of an export. Options left
 //! NULL take their value from the `pg2redshift.*` settings.
+//!
+//! The Rust names end in `_v2` because they name the C symbols of the second SQL signature
+//! (0.2.0 added `compression` and `zstd_level`); 0.1.0's symbols stay in `compat_0_1`.
 
 use pg2redshift_bundle::{Compression, OnUnrepresentable};
 use pg2redshift_core::compress::Codec;
@@ -15,7 +18,7 @@ use crate::destination::{self, LocationArgs};
 use crate::settings;
 
 /// pgrx reads each #[pg_extern] signature as written, so they spell this type out again.
-type ExportRows = TableIterator<
+pub(crate) type ExportRows = TableIterator<
     'static,
     (
         name!(export_id, String),
@@ -146,7 +149,7 @@ fn rows(results: Vec<TableResult>) -> ExportRows {
 /// Exports one table (also a view, materialized view or foreign table) to S3 as a bundle.
 #[pg_extern(name = "redshift_export", volatile, parallel_unsafe)]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn redshift_export_one(
+pub(crate) fn redshift_export_one_v2(
     rel: Option<PgRelation>,
     bucket: default!(Option<&str>, "NULL"),
     prefix: default!(Option<&str>, "NULL"),
@@ -211,7 +214,7 @@ fn recorded(
 /// literal, with the caller's search_path.
 #[pg_extern(name = "redshift_export", volatile, parallel_unsafe)]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn redshift_export_named(
+pub(crate) fn redshift_export_named_v2(
     rel: Option<&str>,
     bucket: default!(Option<&str>, "NULL"),
     prefix: default!(Option<&str>, "NULL"),
@@ -251,7 +254,7 @@ fn redshift_export_named(
     // SAFETY: the oid comes from a regclass that resolved to an existing relation; with_lock
     // raises an ERROR if it has gone since, and the lock lasts until the transaction ends.
     let rel = unsafe { PgRelation::with_lock(oid.0, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
-    redshift_export_one(
+    redshift_export_one_v2(
         Some(rel),
         bucket,
         prefix,
@@ -277,7 +280,7 @@ fn redshift_export_named(
 /// Exports several tables from one snapshot under one export id.
 #[pg_extern(name = "redshift_export", volatile, parallel_unsafe)]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn redshift_export_many(
+pub(crate) fn redshift_export_many_v2(
     rels: Option<Vec<Option<RegClass>>>,
     bucket: default!(Option<&str>, "NULL"),
     prefix: default!(Option<&str>, "NULL"),
@@ -320,9 +323,9 @@ fn redshift_export_many(
 
 /// Exports the tables, partitioned tables and materialized views of a schema whose names are
 /// LIKE `include` and NOT LIKE `exclude` (partitions are exported through their parent).
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(name = "redshift_export_schema", volatile, parallel_unsafe)]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn redshift_export_schema(
+pub(crate) fn redshift_export_schema_v2(
     schema: Option<&str>,
     include: default!(Option<&str>, "'%'"),
     exclude: default!(Option<&str>, "NULL"),

@@ -11,6 +11,7 @@ use pgrx::prelude::*;
 
 mod catalog;
 mod cleanup;
+mod compat_0_1;
 mod ddl_api;
 mod destination;
 mod error;
