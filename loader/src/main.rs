@@ -5,6 +5,7 @@ mod apply;
 mod changes;
 mod error;
 mod exports;
+mod help;
 mod report;
 mod scope;
 mod sql;
@@ -39,7 +40,13 @@ fn version() -> &'static str {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "redshift-load", version = version(), about = "Load committed pg2redshift exports from S3 into Redshift, one transaction per export")]
+#[command(
+    name = "redshift-load",
+    version = version(),
+    about = help::ABOUT,
+    long_about = help::LONG_ABOUT,
+    after_long_help = help::more(help::MORE)
+)]
 struct Cli {
     /// Redshift connection URL (postgresql://user:password@host:port/db?sslmode=…), or
     /// libpq key=value pairs.
@@ -132,8 +139,11 @@ struct Cli {
 enum Command {
     /// Load one export: an s3://…/bundle.json URL, or a prefix holding exactly one export
     /// (or several, with --latest).
+    #[command(long_about = help::LOAD, after_long_help = help::more(help::LOAD_MORE))]
     Load {
+        /// s3://bucket/…/bundle.json of one export, or a prefix (s3://bucket/prefix/).
         url: String,
+        /// With a prefix: the newest export under it.
         #[arg(long)]
         latest: bool,
         /// Drop tables loaded earlier from the same source schema that this export no longer
@@ -143,8 +153,11 @@ enum Command {
     },
     /// Load every committed export under a prefix not loaded yet, oldest first, then keep
     /// polling (or stop after one pass with --once).
+    #[command(long_about = help::WATCH, after_long_help = help::more(help::WATCH_MORE))]
     Watch {
+        /// s3://bucket/prefix/ under which the extension writes exports.
         prefix: String,
+        /// One pass, then exit.
         #[arg(long)]
         once: bool,
         /// Seconds between polls.
@@ -156,8 +169,11 @@ enum Command {
     },
     /// Print the SQL a load would run now (credentials redacted), without running it: the
     /// same statements `load` runs, read from the target as it is.
+    #[command(long_about = help::PLAN, after_long_help = help::more(help::PLAN_MORE))]
     Plan {
+        /// As for load.
         url: String,
+        /// As for load.
         #[arg(long)]
         latest: bool,
         /// As for load.
@@ -165,9 +181,11 @@ enum Command {
         drop_missing: bool,
     },
     /// What was loaded, when, from which export, with row counts.
+    #[command(long_about = help::STATUS, after_long_help = help::more(help::STATUS_MORE))]
     Status,
     /// Compare every loaded table with its source: rows, NULLs, min/max, sums, checksums.
     /// Exits 1 on any difference.
+    #[command(long_about = help::VERIFY, after_long_help = help::more(help::VERIFY_MORE))]
     Verify {
         /// The source PostgreSQL (postgresql://…).
         #[arg(long, env = "REDSHIFT_LOAD_SOURCE", hide_env_values = true)]
@@ -177,6 +195,7 @@ enum Command {
         schema: Option<String>,
     },
     /// Print the bundle format version this loader reads.
+    #[command(long_about = help::FORMAT_VERSION, after_long_help = help::more(""))]
     FormatVersion,
 }
 
@@ -453,5 +472,27 @@ mod version_tests {
     fn the_version_names_the_bundle_formats_read() {
         let shown = super::Cli::command().render_version();
         assert_eq!(shown.trim(), format!("redshift-load {} (reads bundle formats 1, 2)", env!("CARGO_PKG_VERSION")));
+    }
+
+    /// `redshift-load <command> --help` reads like a man page: a description, examples (where
+    /// there is something to show), the environment, and every exit code the loader gives.
+    #[test]
+    fn every_command_has_a_man_style_help() {
+        let mut cli = super::Cli::command();
+        cli.build();
+        let mut pages = vec![("redshift-load".to_string(), cli.clone().render_long_help().to_string())];
+        for sub in cli.get_subcommands_mut().filter(|c| c.get_name() != "help") {
+            pages.push((sub.get_name().to_string(), sub.render_long_help().to_string()));
+        }
+        assert_eq!(pages.len(), 7, "the top level and six commands");
+        for (name, page) in pages {
+            assert!(page.contains("ENVIRONMENT") && page.contains("EXIT STATUS"), "{name}: {page}");
+            assert!(name == "format-version" || page.contains("EXAMPLES"), "{name} has no examples");
+            for code in 0..=7 {
+                assert!(page.contains(&format!("\n  {code}  ")), "{name}'s help leaves out exit code {code}");
+            }
+            let wide = page.lines().find(|l| l.chars().count() > 100 && !l.trim_start().starts_with("redshift-load "));
+            assert!(wide.is_none(), "{name}: a line wider than 100 columns: {wide:?}");
+        }
     }
 }

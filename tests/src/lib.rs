@@ -545,7 +545,12 @@ impl S3 {
 /// `redshift-load` configured for the stack: the emulator as target, the stack's IAM role for
 /// COPY, and the S3 server with its keys for reading bundles.
 pub fn loader() -> std::process::Command {
-    let mut c = std::process::Command::new(stack_setting("PG2RS_LOADER_BIN"));
+    loader_at(stack_setting("PG2RS_LOADER_BIN"))
+}
+
+/// As [`loader`], for the binary at `path` (a release build unpacked from its tarball).
+pub fn loader_at(path: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut c = std::process::Command::new(path);
     c.env("REDSHIFT_LOAD_TARGET", stack_setting("PG2RS_REDSHIFT_URL"))
         .env("REDSHIFT_LOAD_IAM_ROLE", stack_setting("PG2RS_REDSHIFT_IAM_ROLE"))
         .env("REDSHIFT_LOAD_S3_ENDPOINT", stack_setting("PG2RS_S3_ENDPOINT"))

@@ -1,0 +1,155 @@
+//! The release artifacts of scripts/package on the stack's own PostgreSQL 15: the Debian package
+//! installed with dpkg after the files `cargo pgrx install` put there are removed, then CREATE
+//! EXTENSION, an export, and a load of it with the loader from the release tarball.
+//!
+//! Ignored in the main run: it replaces the installed extension under every other test.
+//! scripts/test runs it afterwards, alone (`--run-ignored only`), once scripts/package has
+//! built dist/. The machine ends as it started: the package is purged and the files restored.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e2e::{describe, fresh_source_database, fresh_target, loader_at, output_text, redshift, source_admin};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const PACKAGE: &str = "postgresql-15-pg2redshift";
+
+fn dist() -> PathBuf {
+    std::env::var_os("PG2RS_DIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist"))
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}", output_text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pg_config(admin: &mut postgres::Client, name: &str) -> PathBuf {
+    let value: String = admin
+        .query_one("SELECT setting FROM pg_catalog.pg_config WHERE name = $1", &[&name])
+        .expect("pg_config")
+        .get(0);
+    PathBuf::from(value)
+}
+
+fn installed_version() -> Option<String> {
+    let out = Command::new("dpkg-query").args(["-W", "-f=${Status} ${Version}", PACKAGE]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.strip_prefix("install ok installed ").map(str::to_string)
+}
+
+/// The extension's files as `cargo pgrx install` left them, put back when the test ends (also
+/// when it fails): the package purged unless it was installed before.
+struct Restore {
+    saved: Vec<(PathBuf, PathBuf)>,
+    backup: PathBuf,
+    purge: bool,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if self.purge {
+            let _ = Command::new("dpkg").args(["--purge", PACKAGE]).output();
+        }
+        for (original, copy) in &self.saved {
+            let _ = std::fs::copy(copy, original);
+        }
+        let _ = std::fs::remove_dir_all(&self.backup);
+    }
+}
+
+#[test]
+#[ignore = "replaces the installed extension: scripts/test runs it alone, after scripts/package"]
+fn the_debian_package_installs_the_extension_and_the_tarball_loads_its_export() {
+    let deb = dist().join(format!("{PACKAGE}_{VERSION}_amd64.deb"));
+    assert!(deb.exists(), "{} not found: run scripts/package first", deb.display());
+    let field = |name: &str| run(Command::new("dpkg-deb").arg("--field").arg(&deb).arg(name)).trim().to_string();
+    assert_eq!(field("Version"), VERSION, "the package's version is Cargo.toml's");
+    assert!(field("Depends").split(", ").any(|d| d == "postgresql-15"), "Depends: {}", field("Depends"));
+
+    let mut admin = source_admin();
+    let libdir = pg_config(&mut admin, "PKGLIBDIR");
+    let extdir = pg_config(&mut admin, "SHAREDIR").join("extension");
+    let contents = run(Command::new("dpkg-deb").arg("--contents").arg(&deb));
+    for file in [
+        libdir.join("pg2redshift.so"),
+        extdir.join("pg2redshift.control"),
+        extdir.join(format!("pg2redshift--{VERSION}.sql")),
+        extdir.join(format!("pg2redshift--0.1.0--{VERSION}.sql")),
+    ] {
+        assert!(contents.contains(&format!(".{}\n", file.display())), "the package lacks {}:\n{contents}", file.display());
+    }
+
+    // Away with what `cargo pgrx install` put there (kept aside for the end).
+    let backup = std::env::temp_dir().join(format!("pg2redshift-package-test-{}", std::process::id()));
+    std::fs::create_dir_all(&backup).expect("backup dir");
+    let mut restore = Restore { saved: Vec::new(), backup: backup.clone(), purge: installed_version().is_none() };
+    let mut ours: Vec<PathBuf> = vec![libdir.join("pg2redshift.so")];
+    for entry in std::fs::read_dir(&extdir).expect("extension dir").flatten() {
+        if entry.file_name().to_string_lossy().starts_with("pg2redshift") {
+            ours.push(entry.path());
+        }
+    }
+    for (i, path) in ours.iter().enumerate().filter(|(_, p)| p.exists()) {
+        let copy = backup.join(i.to_string());
+        std::fs::copy(path, &copy).expect("back up");
+        restore.saved.push((path.clone(), copy));
+        std::fs::remove_file(path).expect("remove");
+    }
+    let mut db = fresh_source_database("e2e_package");
+    let missing = db.batch_execute("CREATE EXTENSION pg2redshift").expect_err("no extension files left");
+    assert_eq!(missing.code().map(|c| c.code()), Some("0A000"), "{}", describe(&missing));
+
+    run(Command::new("dpkg").arg("--install").arg(&deb));
+    assert_eq!(installed_version().as_deref(), Some(VERSION));
+    let listed = run(Command::new("dpkg").args(["--listfiles", PACKAGE]));
+    assert!(listed.contains(&libdir.join("pg2redshift.so").display().to_string()), "{listed}");
+
+    // A fresh database, the extension from the package, an export.
+    let mut db = fresh_source_database("e2e_package");
+    db.batch_execute(
+        "CREATE EXTENSION pg2redshift;
+         CREATE SCHEMA pkg;
+         CREATE TABLE pkg.t (id int PRIMARY KEY, v text, n numeric(12, 2));
+         INSERT INTO pkg.t SELECT g, 'row ' || g, g / 7.0 FROM generate_series(1, 5000) g",
+    )
+    .unwrap_or_else(|e| panic!("CREATE EXTENSION from the package: {}", describe(&e)));
+    let version: String = db.query_one("SELECT redshift_export_version()", &[]).expect("version").get(0);
+    assert!(version.starts_with(&format!("pg2redshift {VERSION} ")), "{version}");
+    let prefix = e2e::unique_prefix("package");
+    let exported = e2e::export(&mut db, &format!("redshift_export('pkg.t', prefix => '{prefix}')"));
+    assert_eq!(exported[0].rows, 5000);
+
+    // The loader from the tarball, as a user unpacks it.
+    let tarball = std::fs::read_dir(dist())
+        .expect("dist/")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| {
+            let n = n.to_string_lossy();
+            n.starts_with(&format!("redshift-load-{VERSION}-")) && n.ends_with(".tar.gz")
+        }))
+        .expect("the loader's tarball in dist/");
+    let name = tarball.file_name().map(|n| n.to_string_lossy().trim_end_matches(".tar.gz").to_string()).expect("name");
+    let unpacked = backup.join("tarball");
+    std::fs::create_dir_all(&unpacked).expect("unpack dir");
+    run(Command::new("tar").arg("-xzf").arg(&tarball).arg("-C").arg(&unpacked));
+    let bin = unpacked.join(&name).join("redshift-load");
+    for doc in ["README.md", "CHANGELOG.md", "LICENSE"] {
+        assert!(unpacked.join(&name).join(doc).exists(), "the tarball lacks {doc}");
+    }
+    let shown = run(Command::new(&bin).arg("--version"));
+    assert_eq!(shown.trim(), format!("redshift-load {VERSION} (reads bundle formats 1, 2)"));
+    fresh_target("pkg");
+    let out = loader_at(&bin).args(["load", &exported[0].bundle_url]).output().expect("run the tarball's loader");
+    assert!(out.status.success(), "load: {}", output_text(&out));
+    let loaded: i64 = redshift().query_one("SELECT count(*) FROM pkg.t", &[]).expect("count").get(0);
+    assert_eq!(loaded, 5000);
+    let url = e2e::source_database_url("e2e_package");
+    let verified = loader_at(&bin).args(["verify", "--schema", "pkg", "--source", &url]).output().expect("verify");
+    assert!(verified.status.success(), "verify: {}", output_text(&verified));
+    drop(db);
+    drop(restore);
+}
