@@ -3,8 +3,10 @@
 -- 0.2.0 adds zstd: the four export functions gain two trailing parameters, `compression` and
 -- `zstd_level`. A function cannot gain parameters in place, and keeping the old ones beside the
 -- new would make every call that relies on defaults ambiguous. So each old function is renamed
--- aside, the new one created, the old one's grants and SET clauses (finalize.sql's fixed
--- settings, and anything a DBA added) copied onto it, and the old one dropped. Calls by name,
+-- aside, the new one created, the old one's owner, grants, SET clauses (finalize.sql's fixed
+-- settings, and anything a DBA added) and comment copied onto it, and the old one dropped. A
+-- view or function of yours that depends on an export function makes the update fail (drop
+-- it, update, re-create it). Calls by name,
 -- such as pg_cron jobs, resolve to the new functions. Tables, views, roles, destinations,
 -- change streams and the export history are not touched.
 
@@ -154,16 +156,17 @@ VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'redshift_export_schema_v2_wrapper';
 
--- The old functions' privileges and settings, onto the new ones; then the old ones go.
+-- Each old function's owner, privileges, settings and comment, onto its new one; then the old
+-- one goes.
 DO $$
 DECLARE
     pair record;
     grant_ record;
-    setting text;
 BEGIN
     FOR pair IN
         SELECT old.oid::regprocedure AS old_fn, new.oid::regprocedure AS new_fn,
-               old.proacl, old.proconfig, init.initprivs
+               old.proowner::regrole AS owner, old.proacl, old.proconfig, init.initprivs,
+               pg_catalog.obj_description(old.oid, 'pg_proc') AS comment
         FROM pg_catalog.pg_proc old
         LEFT JOIN pg_catalog.pg_init_privs init
           ON init.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND init.objoid = old.oid
@@ -176,7 +179,11 @@ BEGIN
         WHERE old.pronamespace = '@extschema@'::regnamespace
           AND old.proname LIKE '\_pg2redshift\_0\_1\_0\_%'
     LOOP
-        -- A NULL ACL is the default (EXECUTE for PUBLIC): so is the new function's.
+        -- The superuser running the update may not be the one who created the extension.
+        EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %s', pair.new_fn, pair.owner);
+        -- A NULL ACL is the default (EXECUTE for PUBLIC): so is the new function's. Otherwise
+        -- GRANT to each grantee, which records the roles' dependencies, then the old ACL
+        -- itself, which also keeps who granted what (a GRANT run here would name the owner).
         IF pair.proacl IS NOT NULL THEN
             EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', pair.new_fn);
             FOR grant_ IN SELECT * FROM pg_catalog.aclexplode(pair.proacl) LOOP
@@ -187,12 +194,15 @@ BEGIN
                          ELSE grant_.grantee::regrole::text END,
                     CASE WHEN grant_.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
             END LOOP;
+            UPDATE pg_catalog.pg_proc SET proacl = pair.proacl WHERE oid = pair.new_fn;
         END IF;
-        FOREACH setting IN ARRAY coalesce(pair.proconfig, '{}') LOOP
-            EXECUTE pg_catalog.format('ALTER FUNCTION %s SET %I = %L', pair.new_fn,
-                pg_catalog.split_part(setting, '=', 1),
-                pg_catalog.substr(setting, pg_catalog.strpos(setting, '=') + 1));
-        END LOOP;
+        -- SET clauses as stored (finalize.sql's fixed settings, and any a DBA added): copied
+        -- as they are, since a list value such as search_path's cannot be passed back as one
+        -- string.
+        UPDATE pg_catalog.pg_proc SET proconfig = pair.proconfig WHERE oid = pair.new_fn;
+        IF pair.comment IS NOT NULL THEN
+            EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s IS %L', pair.new_fn, pair.comment);
+        END IF;
         -- The GRANTs above ran in an extension script, so PostgreSQL took them all as the
         -- extension's initial privileges; pg_dump would then leave out the ones a DBA added.
         -- The old function's initial privileges are the right ones.

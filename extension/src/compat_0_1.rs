@@ -2,8 +2,9 @@
 //! does not change the SQL of the databases that already have the extension: until their owner
 //! runs `ALTER EXTENSION pg2redshift UPDATE`, their `redshift_export*` functions still call these
 //! symbols with 0.1.0's arguments, and pg_cron jobs keep running meanwhile. They export as 0.1.0
-//! did: gzip, unless `pg2redshift.compression` names a codec. No SQL is generated for them; the
-//! SQL that calls them is `extension/releases/pg2redshift--0.1.0.sql`.
+//! did (gzip by default while the database's extension is 0.1.0: `default_compression` in
+//! export_api). No SQL is generated for them; the SQL that calls them is
+//! `extension/releases/pg2redshift--0.1.0.sql`.
 
 use pgrx::PgRelation;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -13,12 +14,6 @@ use crate::export_api::{
     redshift_export_many_v2, redshift_export_named_v2, redshift_export_one_v2, redshift_export_schema_v2,
 };
 use crate::regclass::RegClass;
-use crate::settings;
-
-/// 0.1.0 had only gzip: its calls keep it unless the DBA chose a codec for the server.
-fn compression() -> Option<&'static str> {
-    settings::text(&settings::COMPRESSION).is_none().then_some("gzip")
-}
 
 #[pg_extern(sql = false)]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
@@ -72,7 +67,7 @@ fn redshift_export_one(
         sortkey_style,
         numeric_scale,
         destination,
-        compression(),
+        None,
         None,
     )
 }
@@ -129,7 +124,7 @@ fn redshift_export_named(
         sortkey_style,
         numeric_scale,
         destination,
-        compression(),
+        None,
         None,
     )
 }
@@ -178,7 +173,7 @@ fn redshift_export_many(
         diststyle,
         numeric_scale,
         destination,
-        compression(),
+        None,
         None,
     )
 }
@@ -231,7 +226,7 @@ fn redshift_export_schema(
         diststyle,
         numeric_scale,
         destination,
-        compression(),
+        None,
         None,
     )
 }

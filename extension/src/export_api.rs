@@ -45,8 +45,8 @@ pub(crate) struct CodecArgs<'a> {
 
 impl CodecArgs<'_> {
     /// The codec: `compression`, else the one whose level alone was given (`gzip_level => 6`
-    /// still means gzip, whatever the default), else `pg2redshift.compression`, else zstd. A
-    /// level for the other codec than the one named is an error, not silently ignored.
+    /// still means gzip, whatever the default), else `pg2redshift.compression`, else the
+    /// default. A level for the other codec than the one named is an error, not silently ignored.
     fn codec(self) -> Result<Codec, ExportError> {
         use pg2redshift_core::DefinitionError::InvalidOption;
         let implied = match (self.gzip_level, self.zstd_level) {
@@ -54,10 +54,13 @@ impl CodecArgs<'_> {
             (None, Some(_)) => Some(Compression::Zstd),
             _ => None,
         };
-        let name = destination::given(self.compression)
+        let named = destination::given(self.compression)
             .or_else(|| implied.map(|c| c.name().to_string()))
-            .or_else(|| settings::text(&settings::COMPRESSION))
-            .unwrap_or_else(|| settings::DEFAULT_COMPRESSION.name().into());
+            .or_else(|| settings::text(&settings::COMPRESSION));
+        let name = match named {
+            Some(name) => name,
+            None => default_compression()?.name().into(),
+        };
         let compression: Compression =
             name.parse().map_err(|()| InvalidOption { option: "compression", value: name.clone(), expected: "gzip or zstd" })?;
         let other = match compression {
@@ -86,6 +89,21 @@ impl CodecArgs<'_> {
             }
         })
     }
+}
+
+/// zstd; but gzip, 0.1.0's only codec, while this database's extension SQL is still 0.1.0's
+/// (a new library installed, `ALTER EXTENSION pg2redshift UPDATE` not run yet): its exports and
+/// streams keep writing what they wrote, which a 0.1.0 loader reads.
+fn default_compression() -> Result<Compression, ExportError> {
+    let sql_version = crate::catalog::select_one::<String>(
+        "SELECT extversion::pg_catalog.text FROM pg_catalog.pg_extension
+         WHERE extname OPERATOR(pg_catalog.=) 'pg2redshift'",
+        &[],
+    )?;
+    Ok(match sql_version.as_deref() {
+        Some(v) if settings::GZIP_DEFAULT_VERSIONS.contains(&v) => Compression::Gzip,
+        _ => settings::DEFAULT_COMPRESSION,
+    })
 }
 
 pub(crate) fn export_settings(

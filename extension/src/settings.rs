@@ -26,6 +26,8 @@ pub static COMPRESSION: GucSetting<Option<CString>> = GucSetting::<Option<CStrin
 /// costs about what COPY TO /dev/null does (bench/results, 2026-12-07); Redshift's COPY reads
 /// both.
 pub const DEFAULT_COMPRESSION: pg2redshift_bundle::Compression = pg2redshift_bundle::Compression::Zstd;
+/// Extension SQL versions whose exports default to gzip (they had no other codec).
+pub const GZIP_DEFAULT_VERSIONS: &[&str] = &["0.1.0"];
 /// 3: libzstd's own default.
 pub static ZSTD_LEVEL: GucSetting<i32> = GucSetting::<i32>::new(3);
 /// Threads that compress, besides the backend that formats rows.
