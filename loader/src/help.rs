@@ -16,7 +16,7 @@ Run `redshift-load <command> --help` for a command's details.";
 
 const ENVIRONMENT: &str = "\
 ENVIRONMENT
-  Every option has a variable (shown with --help), e.g. REDSHIFT_LOAD_TARGET,
+  Most options have a variable (shown with --help), e.g. REDSHIFT_LOAD_TARGET,
   REDSHIFT_LOAD_IAM_ROLE, REDSHIFT_LOAD_S3_ENDPOINT.
   S3 credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID,
   AWS_PROFILE, instance or container roles, web identity).";

@@ -4,7 +4,8 @@
 //!
 //! Ignored in the main run: it replaces the installed extension under every other test.
 //! scripts/test runs it afterwards, alone (`--run-ignored only`), once scripts/package has
-//! built dist/. The machine ends as it started: the package is purged and the files restored.
+//! built dist/. The machine ends as it started: the package is purged and the files restored
+//! (by the next run, if this one is killed).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,30 +41,43 @@ fn installed_version() -> Option<String> {
     text.strip_prefix("install ok installed ").map(str::to_string)
 }
 
-/// The extension's files as `cargo pgrx install` left them, put back when the test ends (also
-/// when it fails): the package purged unless it was installed before.
-struct Restore {
-    saved: Vec<(PathBuf, PathBuf)>,
-    backup: PathBuf,
-    purge: bool,
+/// Where the stack's extension files wait while the package is installed: a fixed place, so a
+/// run that was killed is mended by the next one.
+fn backup_dir() -> PathBuf {
+    std::env::temp_dir().join("pg2redshift-package-test")
 }
+
+/// Puts the saved files back (each copied beside its place, then renamed over it: a backend
+/// that has the library loaded keeps its own copy) and forgets them.
+fn restore_saved() {
+    let dir = backup_dir();
+    if let Ok(paths) = std::fs::read_to_string(dir.join("paths")) {
+        for (i, original) in paths.lines().enumerate() {
+            let original = Path::new(original);
+            let tmp = original.with_extension("pg2rs-restore");
+            if std::fs::copy(dir.join(i.to_string()), &tmp).is_ok() {
+                let _ = std::fs::rename(&tmp, original);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// When the test ends, also by a failure: the package purged, the stack's files back.
+struct Restore;
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        if self.purge {
-            let _ = Command::new("dpkg").args(["--purge", PACKAGE]).output();
-        }
-        for (original, copy) in &self.saved {
-            let _ = std::fs::copy(copy, original);
-        }
-        let _ = std::fs::remove_dir_all(&self.backup);
+        let _ = Command::new("dpkg").args(["--purge", PACKAGE]).output();
+        restore_saved();
     }
 }
 
 #[test]
 #[ignore = "replaces the installed extension: scripts/test runs it alone, after scripts/package"]
 fn the_debian_package_installs_the_extension_and_the_tarball_loads_its_export() {
-    let deb = dist().join(format!("{PACKAGE}_{VERSION}_amd64.deb"));
+    let arch = run(Command::new("dpkg").arg("--print-architecture")).trim().to_string();
+    let deb = dist().join(format!("{PACKAGE}_{VERSION}_{arch}.deb"));
     assert!(deb.exists(), "{} not found: run scripts/package first", deb.display());
     let field = |name: &str| run(Command::new("dpkg-deb").arg("--field").arg(&deb).arg(name)).trim().to_string();
     assert_eq!(field("Version"), VERSION, "the package's version is Cargo.toml's");
@@ -82,21 +96,31 @@ fn the_debian_package_installs_the_extension_and_the_tarball_loads_its_export() 
         assert!(contents.contains(&format!(".{}\n", file.display())), "the package lacks {}:\n{contents}", file.display());
     }
 
-    // Away with what `cargo pgrx install` put there (kept aside for the end).
-    let backup = std::env::temp_dir().join(format!("pg2redshift-package-test-{}", std::process::id()));
-    std::fs::create_dir_all(&backup).expect("backup dir");
-    let mut restore = Restore { saved: Vec::new(), backup: backup.clone(), purge: installed_version().is_none() };
-    let mut ours: Vec<PathBuf> = vec![libdir.join("pg2redshift.so")];
-    for entry in std::fs::read_dir(&extdir).expect("extension dir").flatten() {
-        if entry.file_name().to_string_lossy().starts_with("pg2redshift") {
-            ours.push(entry.path());
-        }
+    // Away with what `cargo pgrx install` put there, kept aside for the end (after mending
+    // what a killed run left: its saved files, its installed package).
+    restore_saved();
+    let ours = |extdir: &Path| -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(extdir)
+            .expect("extension dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("pg2redshift")))
+            .collect();
+        found.push(libdir.join("pg2redshift.so"));
+        found.into_iter().filter(|p| p.is_file()).collect()
+    };
+    let dir = backup_dir();
+    std::fs::create_dir_all(&dir).expect("backup dir");
+    let saved = ours(&extdir);
+    for (i, path) in saved.iter().enumerate() {
+        std::fs::copy(path, dir.join(i.to_string())).expect("back up");
     }
-    for (i, path) in ours.iter().enumerate().filter(|(_, p)| p.exists()) {
-        let copy = backup.join(i.to_string());
-        std::fs::copy(path, &copy).expect("back up");
-        restore.saved.push((path.clone(), copy));
-        std::fs::remove_file(path).expect("remove");
+    let paths: Vec<String> = saved.iter().map(|p| p.display().to_string()).collect();
+    std::fs::write(dir.join("paths"), paths.join("\n")).expect("backup list");
+    let restore = Restore;
+    let _ = Command::new("dpkg").args(["--purge", PACKAGE]).output();
+    for path in ours(&extdir) {
+        std::fs::remove_file(&path).expect("remove");
     }
     let mut db = fresh_source_database("e2e_package");
     let missing = db.batch_execute("CREATE EXTENSION pg2redshift").expect_err("no extension files left");
@@ -133,7 +157,8 @@ fn the_debian_package_installs_the_extension_and_the_tarball_loads_its_export() 
         }))
         .expect("the loader's tarball in dist/");
     let name = tarball.file_name().map(|n| n.to_string_lossy().trim_end_matches(".tar.gz").to_string()).expect("name");
-    let unpacked = backup.join("tarball");
+    let unpacked = std::env::temp_dir().join(format!("pg2redshift-package-test-tarball-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&unpacked);
     std::fs::create_dir_all(&unpacked).expect("unpack dir");
     run(Command::new("tar").arg("-xzf").arg(&tarball).arg("-C").arg(&unpacked));
     let bin = unpacked.join(&name).join("redshift-load");
@@ -151,5 +176,30 @@ fn the_debian_package_installs_the_extension_and_the_tarball_loads_its_export() 
     let verified = loader_at(&bin).args(["verify", "--schema", "pkg", "--source", &url]).output().expect("verify");
     assert!(verified.status.success(), "verify: {}", output_text(&verified));
     drop(db);
+    let _ = std::fs::remove_dir_all(&unpacked);
+
+    // A database created at 0.1.0 (its released script put beside the package's files) is
+    // updated by the package's upgrade script.
+    let base = extdir.join("pg2redshift--0.1.0.sql");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../extension/releases/pg2redshift--0.1.0.sql"), &base)
+        .expect("0.1.0's install script");
+    let mut old = fresh_source_database("e2e_package_update");
+    old.batch_execute("CREATE EXTENSION pg2redshift VERSION '0.1.0'; ALTER EXTENSION pg2redshift UPDATE")
+        .unwrap_or_else(|e| panic!("update with the package's script: {}", describe(&e)));
+    let updated: String = old.query_one("SELECT extversion FROM pg_extension WHERE extname = 'pg2redshift'", &[]).expect("version").get(0);
+    assert_eq!(updated, VERSION);
+    drop(old);
+    std::fs::remove_file(&base).expect("remove 0.1.0's script");
+
+    // Removing the package removes its files: nothing of it is left for CREATE EXTENSION.
+    run(Command::new("dpkg").args(["--purge", PACKAGE]));
+    assert_eq!(installed_version(), None);
+    for line in listed.lines().filter(|l| l.contains("pg2redshift")) {
+        let path = Path::new(line);
+        assert!(!path.is_file(), "{} is left after dpkg --purge", path.display());
+    }
+    let mut db = fresh_source_database("e2e_package");
+    let gone = db.batch_execute("CREATE EXTENSION pg2redshift").expect_err("the package was purged");
+    assert_eq!(gone.code().map(|c| c.code()), Some("0A000"), "{}", describe(&gone));
     drop(restore);
 }
