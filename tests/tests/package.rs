@@ -47,20 +47,54 @@ fn backup_dir() -> PathBuf {
     std::env::temp_dir().join("pg2redshift-package-test")
 }
 
+/// The file beside `path` a restore writes first.
+fn restoring(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".pg2rs-restore");
+    PathBuf::from(name)
+}
+
 /// Puts the saved files back (each copied beside its place, then renamed over it: a backend
-/// that has the library loaded keeps its own copy) and forgets them.
-fn restore_saved() {
+/// that has the library loaded keeps its own copy) and forgets them; keeps the backup and
+/// says false if any could not be put back.
+fn restore_saved() -> bool {
     let dir = backup_dir();
-    if let Ok(paths) = std::fs::read_to_string(dir.join("paths")) {
+    let Ok(paths) = std::fs::read_to_string(dir.join("paths")) else {
+        let _ = std::fs::remove_dir_all(&dir);
+        return true;
+    };
+    let mut all = true;
+    for (i, original) in paths.lines().enumerate() {
+        let original = Path::new(original);
+        let tmp = restoring(original);
+        let done = std::fs::copy(dir.join(i.to_string()), &tmp).and_then(|_| std::fs::rename(&tmp, original));
+        if let Err(e) = done {
+            eprintln!("package test: cannot restore {} from {}: {e}", original.display(), dir.display());
+            all = false;
+        }
+    }
+    if all {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    all
+}
+
+/// What a killed run left: files saved before it installed the package. Those rewritten since
+/// (`scripts/stack up` installs a new build) are newer than the save: they are saved instead.
+/// Then the package goes and the saved files come back.
+fn mend_a_killed_run() {
+    let dir = backup_dir();
+    if let (Ok(paths), Ok(saved)) = (std::fs::read_to_string(dir.join("paths")), dir.join("paths").metadata()) {
+        let saved_at = saved.modified().expect("mtime");
         for (i, original) in paths.lines().enumerate() {
-            let original = Path::new(original);
-            let tmp = original.with_extension("pg2rs-restore");
-            if std::fs::copy(dir.join(i.to_string()), &tmp).is_ok() {
-                let _ = std::fs::rename(&tmp, original);
+            let newer = Path::new(original).metadata().and_then(|m| m.modified()).is_ok_and(|t| t > saved_at);
+            if newer {
+                std::fs::copy(original, dir.join(i.to_string())).expect("save the newer file");
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = Command::new("dpkg").args(["--purge", PACKAGE]).output();
+    assert!(restore_saved(), "the files a killed run saved could not be put back");
 }
 
 /// When the test ends, also by a failure: the package purged, the stack's files back.
@@ -98,7 +132,7 @@ fn the_debian_package_installs_the_extension_and_the_tarball_loads_its_export() 
 
     // Away with what `cargo pgrx install` put there, kept aside for the end (after mending
     // what a killed run left: its saved files, its installed package).
-    restore_saved();
+    mend_a_killed_run();
     let ours = |extdir: &Path| -> Vec<PathBuf> {
         let mut found: Vec<PathBuf> = std::fs::read_dir(extdir)
             .expect("extension dir")
@@ -106,6 +140,11 @@ fn the_debian_package_installs_the_extension_and_the_tarball_loads_its_export() 
             .map(|e| e.path())
             .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("pg2redshift")))
             .collect();
+        // A restore interrupted half-way leaves its temporary file: not one of ours.
+        for stray in found.iter().filter(|p| p.to_string_lossy().ends_with(".pg2rs-restore")) {
+            let _ = std::fs::remove_file(stray);
+        }
+        found.retain(|p| !p.to_string_lossy().ends_with(".pg2rs-restore"));
         found.push(libdir.join("pg2redshift.so"));
         found.into_iter().filter(|p| p.is_file()).collect()
     };
@@ -116,7 +155,9 @@ fn the_debian_package_installs_the_extension_and_the_tarball_loads_its_export() 
         std::fs::copy(path, dir.join(i.to_string())).expect("back up");
     }
     let paths: Vec<String> = saved.iter().map(|p| p.display().to_string()).collect();
-    std::fs::write(dir.join("paths"), paths.join("\n")).expect("backup list");
+    // Whole or not at all: the list is what a later run restores from.
+    std::fs::write(dir.join("paths.new"), paths.join("\n")).expect("backup list");
+    std::fs::rename(dir.join("paths.new"), dir.join("paths")).expect("backup list");
     let restore = Restore;
     let _ = Command::new("dpkg").args(["--purge", PACKAGE]).output();
     for path in ours(&extdir) {

@@ -116,6 +116,12 @@ fn catalog(db: &mut postgres::Client) -> Vec<String> {
                     pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid))
              FROM pg_policy WHERE polrelid IN (SELECT objid FROM members WHERE classid = 'pg_class'::regclass)",
         ),
+        (
+            "role dependency",
+            "SELECT pg_describe_object(classid, objid, objsubid) || ' ' || refobjid::regrole::text || ' ' || deptype::text
+             FROM pg_shdepend WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND (classid, objid) IN (SELECT classid, objid FROM members)",
+        ),
         ("setting", "SELECT concat_ws(' | ', name, setting, vartype, context, boot_val, short_desc) FROM pg_settings WHERE name LIKE 'pg2redshift.%'"),
     ];
     let mut lines = Vec::new();
