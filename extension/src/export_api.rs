@@ -18,7 +18,7 @@ use crate::destination::{self, LocationArgs};
 use crate::settings;
 
 /// pgrx reads each #[pg_extern] signature as written, so they spell this type out again.
-pub(crate) type ExportRows = TableIterator<
+type ExportRows = TableIterator<
     'static,
     (
         name!(export_id, String),

@@ -46,6 +46,26 @@ pub fn describe(err: &postgres::Error) -> String {
     }
 }
 
+/// The first column of the one row `sql` returns, as a bigint (`SELECT count(*) …`).
+pub fn count(db: &mut postgres::Client, sql: &str) -> i64 {
+    db.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).get(0)
+}
+
+/// A directory of the server's installation, as its pg_config names it (`SHAREDIR`,
+/// `PKGLIBDIR`): the stack's cluster runs the installed PostgreSQL 15.
+pub fn server_dir(admin: &mut postgres::Client, name: &str) -> std::path::PathBuf {
+    let value: String = admin
+        .query_one("SELECT setting FROM pg_catalog.pg_config WHERE name = $1", &[&name])
+        .unwrap_or_else(|e| panic!("pg_config {name}: {}", describe(&e)))
+        .get(0);
+    value.into()
+}
+
+/// `extension/releases/`: each released version's install script, as released.
+pub fn releases_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../extension/releases")
+}
+
 /// Creates (or re-creates) database `name` in the source cluster and connects to it as the
 /// superuser, so each test file starts from an empty catalog and the extension SQL of this build.
 pub fn fresh_source_database(name: &str) -> postgres::Client {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use e2e::output_text as text;
-use e2e::{S3, describe, export_database, fresh_target, loader, redshift, s3_bucket, split_url, unique_prefix};
+use e2e::{S3, count, describe, export_database, fresh_target, loader, redshift, s3_bucket, split_url, unique_prefix};
 
 fn export_schema(src: &mut postgres::Client, schema: &str, prefix: &str) -> Vec<String> {
     src.query(&format!("SELECT bundle_url FROM redshift_export_schema('{schema}', prefix => '{prefix}')"), &[])
@@ -16,10 +16,6 @@ fn export_schema(src: &mut postgres::Client, schema: &str, prefix: &str) -> Vec<
         .iter()
         .map(|r| r.get(0))
         .collect()
-}
-
-fn count(db: &mut postgres::Client, sql: &str) -> i64 {
-    db.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).get(0)
 }
 
 fn tables_in(schema: &str) -> i64 {

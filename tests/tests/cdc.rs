@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use e2e::redshift_csv::Field;
-use e2e::{S3, describe, expect_sqlstate, export_database, fresh_target, loader, output_text, redshift, s3_bucket, source_database_url, text_rows, unique_prefix};
+use e2e::{S3, count, describe, expect_sqlstate, export_database, fresh_target, loader, output_text, redshift, s3_bucket, source_database_url, text_rows, unique_prefix};
 use pg2redshift_bundle::BundleKind;
 
 /// `(export_id, kind, bundle_url, rows)` of a `redshift_cdc_export(stream)` call.
@@ -387,10 +387,6 @@ fn a_batch_is_refused_until_the_one_before_it_is_applied() {
     assert_ne!(code, Some(0));
     assert!(text.contains("was replaced by export"), "{text}");
     db.batch_execute("SELECT redshift_cdc_stop('gap')").expect("stop");
-}
-
-fn count(db: &mut postgres::Client, sql: &str) -> i64 {
-    db.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).get(0)
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 
 use e2e::output_text as text;
-use e2e::{S3, connect, describe, export, export_database, expect_sqlstate, fresh_target, loader, redshift, source_database_url, unique_prefix};
+use e2e::{S3, connect, count, describe, export, export_database, expect_sqlstate, fresh_target, loader, redshift, source_database_url, unique_prefix};
 
 /// The stack's S3 server, for destinations (a destination names its own endpoint).
 const LOCAL_S3: &str = "endpoint => current_setting('pg2redshift.endpoint'), force_path_style => true";
@@ -15,10 +15,6 @@ fn url_as(database: &str, role: &str) -> String {
     source_database_url(database).replacen("postgres@", &format!("{role}@"), 1)
 }
 
-
-fn count(db: &mut postgres::Client, sql: &str) -> i64 {
-    db.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).get(0)
-}
 
 #[test]
 fn an_exporter_writes_only_where_its_destination_allows() {

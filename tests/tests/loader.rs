@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use e2e::output_text as text;
-use e2e::{S3, describe, export_database, fresh_target, loader, redshift, stack_setting, unique_prefix};
+use e2e::{S3, count, describe, export_database, fresh_target, loader, redshift, stack_setting, unique_prefix};
 
 fn load(args: &[&str]) -> Output {
     loader().arg("load").args(args).output().expect("run redshift-load")
@@ -28,10 +28,6 @@ fn export_schema(src: &mut postgres::Client, schema: &str, prefix: &str) -> Stri
         .query(&format!("SELECT bundle_url FROM redshift_export_schema('{schema}', prefix => '{prefix}')"), &[])
         .unwrap_or_else(|e| panic!("export: {}", describe(&e)));
     rows[0].get(0)
-}
-
-fn count(db: &mut postgres::Client, sql: &str) -> i64 {
-    db.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).get(0)
 }
 
 #[test]

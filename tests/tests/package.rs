@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use e2e::{describe, fresh_source_database, fresh_target, loader_at, output_text, redshift, source_admin};
+use e2e::{describe, fresh_source_database, fresh_target, loader_at, output_text, redshift, releases_dir, server_dir, source_admin};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const PACKAGE: &str = "postgresql-15-pg2redshift";
@@ -25,14 +25,6 @@ fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(out.status.success(), "{cmd:?} failed: {}", output_text(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn pg_config(admin: &mut postgres::Client, name: &str) -> PathBuf {
-    let value: String = admin
-        .query_one("SELECT setting FROM pg_catalog.pg_config WHERE name = $1", &[&name])
-        .expect("pg_config")
-        .get(0);
-    PathBuf::from(value)
 }
 
 fn installed_version() -> Option<String> {
@@ -118,8 +110,8 @@ fn the_debian_package_installs_the_extension_and_the_tarball_loads_its_export() 
     assert!(field("Depends").split(", ").any(|d| d == "postgresql-15"), "Depends: {}", field("Depends"));
 
     let mut admin = source_admin();
-    let libdir = pg_config(&mut admin, "PKGLIBDIR");
-    let extdir = pg_config(&mut admin, "SHAREDIR").join("extension");
+    let libdir = server_dir(&mut admin, "PKGLIBDIR");
+    let extdir = server_dir(&mut admin, "SHAREDIR").join("extension");
     let contents = run(Command::new("dpkg-deb").arg("--contents").arg(&deb));
     for file in [
         libdir.join("pg2redshift.so"),
@@ -222,7 +214,7 @@ fn the_debian_package_installs_the_extension_and_the_tarball_loads_its_export() 
     // A database created at 0.1.0 (its released script put beside the package's files) is
     // updated by the package's upgrade script.
     let base = extdir.join("pg2redshift--0.1.0.sql");
-    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../extension/releases/pg2redshift--0.1.0.sql"), &base)
+    std::fs::copy(releases_dir().join("pg2redshift--0.1.0.sql"), &base)
         .expect("0.1.0's install script");
     let mut old = fresh_source_database("e2e_package_update");
     old.batch_execute("CREATE EXTENSION pg2redshift VERSION '0.1.0'; ALTER EXTENSION pg2redshift UPDATE")

@@ -4,16 +4,12 @@
 //! jobs too, before and after the update), and ends with the same catalog as a fresh install of
 //! this version. A schema change shipped without its upgrade script fails here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use e2e::{S3, describe, export, fresh_source_database, source_admin, unique_prefix};
+use e2e::{S3, count, describe, export, fresh_source_database, releases_dir, server_dir, source_admin, unique_prefix};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-fn releases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../extension/releases")
-}
 
 /// The versions whose install script was released: `extension/releases/pg2redshift--V.sql`.
 fn released_versions() -> Vec<String> {
@@ -29,13 +25,9 @@ fn released_versions() -> Vec<String> {
     versions
 }
 
-/// The server's extension directory (the stack's cluster runs the installed PostgreSQL 15).
+/// The server's extension directory.
 fn extension_dir(admin: &mut postgres::Client) -> PathBuf {
-    let share: String = admin
-        .query_one("SELECT setting FROM pg_catalog.pg_config WHERE name = 'SHAREDIR'", &[])
-        .expect("pg_config")
-        .get(0);
-    Path::new(&share).join("extension")
+    server_dir(admin, "SHAREDIR").join("extension")
 }
 
 /// Puts a released install script where CREATE EXTENSION ... VERSION finds it (the build
@@ -150,10 +142,6 @@ fn assert_same_catalog(updated: &[String], fresh: &[String], from: &str) {
         only_updated.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  "),
         only_fresh.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  "),
     );
-}
-
-fn count(db: &mut postgres::Client, sql: &str) -> i64 {
-    db.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).get(0)
 }
 
 /// What a working database holds before its update: a destination granted to a role, a direct
